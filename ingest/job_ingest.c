@@ -1,0 +1,40 @@
+/* job_ingest: the pool job that turns a JPEG (or raw pixels) into a record's pixels. */
+#include "job_ingest.h"
+
+#include <stdlib.h>
+
+#include "../core/xalloc.h"
+#include "preprocess.h"
+
+typedef struct {
+    PreprocessOptions options;
+    Preprocessor pre;
+} IngestJob;
+
+static void *ingest_start(const char *options, size_t n, Err *err) {
+    IngestJob *j = xcalloc(1, sizeof *j);
+    if (preprocess_options_parse(options, n, &j->options, err) != 0 || preprocessor_init(&j->pre, err) != 0) {
+        free(j);
+        return NULL;
+    }
+    return j;
+}
+
+static int ingest_process(void *state, const TaskItem *in, Buf *out, Err *err) {
+    IngestJob *j = state;
+    size_t bytes = (size_t)j->options.size * j->options.size * j->options.channels;
+    buf_reserve(out, bytes);
+    int rc = in->kind == INPUT_PIXELS
+                 ? preprocess_pixels(&j->pre, &j->options, in->data, in->width, in->height, in->channels, out->data, err)
+                 : preprocess_jpeg(&j->pre, &j->options, in->data, in->n, out->data, err);
+    if (rc == 0) out->len = bytes;
+    return rc;
+}
+
+static void ingest_stop(void *state) {
+    IngestJob *j = state;
+    preprocessor_free(&j->pre);
+    free(j);
+}
+
+const JobKind INGEST_JOB = {"ingest", ingest_start, ingest_process, ingest_stop};

@@ -1,0 +1,55 @@
+/* tessera: one binary, one subcommand per arrow of the pipeline (docs/CLI.md). */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "ingest/ingest_cmd.h"
+#include "ingest/job_ingest.h"
+#include "ingest/pool.h"
+#include "ingest/worker_cmd.h"
+#include "store/export_cmd.h"
+#include "store/info_cmd.h"
+#include "store/store.h"
+
+/* The jobs a pool worker can run; later stages add theirs here. */
+static const JobKind *const JOBS[] = {&INGEST_JOB};
+
+const JobKind *job_kind_find(const char *name, size_t n) {
+    for (size_t i = 0; i < sizeof JOBS / sizeof *JOBS; i++)
+        if (strlen(JOBS[i]->name) == n && memcmp(JOBS[i]->name, name, n) == 0) return JOBS[i];
+    return NULL;
+}
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *what;
+} COMMANDS[] = {
+    {"ingest", cmd_ingest, "decode JPEG sources into a pixel store (ZeroMQ worker pool)"},
+    {"worker", cmd_worker, "join a running pool from any host"},
+    {"info", cmd_info, "print a store's meta and counts"},
+    {"export", cmd_export, "draw a store as a PNG grid, or write its records as image files"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: tessera COMMAND [options]   (tessera COMMAND --help for more)\n\n");
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++)
+        fprintf(f, "  %-8s %s\n", COMMANDS[i].name, COMMANDS[i].what);
+    fprintf(f, "\ntessera %s\n", TESSERA_VERSION);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("tessera %s\n", TESSERA_VERSION);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++)
+        if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].run(argc - 1, argv + 1);
+    report_error("unknown command '%s'", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}
