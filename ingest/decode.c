@@ -16,6 +16,16 @@ void jpeg_decoder_free(JpegDecoder *d) {
     memset(d, 0, sizeof *d);
 }
 
+/* After a failed call a TurboJPEG 2.1 handle can report stale header fields for the
+ * next file (seen here: a good JPEG read as 339783472x22096 after a truncated one),
+ * so a handle that failed is replaced before it is used again. */
+static int fail_and_reset(JpegDecoder *d, Err *err, const char *fmt, const char *msg) {
+    err_set(err, fmt, msg);
+    tjDestroy(d->tj);
+    d->tj = tjInitDecompress();
+    return -1;
+}
+
 static int scaled(int dim, int denom) { return (dim + denom - 1) / denom; }
 
 int jpeg_scale_denominator(int width, int height, int min_side) {
@@ -81,8 +91,9 @@ int decode_jpeg_scaled(JpegDecoder *d, const uint8_t *bytes, size_t n, const Dec
     if (not_jpeg) return err_set(err, "%s", not_jpeg);
     if (n > 0x7fffffffUL) return err_set(err, "JPEG of %zu bytes is too large", n);
     int width, height, subsamp, colorspace;
+    if (!d->tj) return err_set(err, "cannot start TurboJPEG (%s)", tjGetErrorStr2(NULL));
     if (tjDecompressHeader3(d->tj, bytes, (unsigned long)n, &width, &height, &subsamp, &colorspace) != 0)
-        return err_set(err, "corrupt JPEG header (%s)", tjGetErrorStr2(d->tj));
+        return fail_and_reset(d, err, "corrupt JPEG header (%s)", tjGetErrorStr2(d->tj));
     if (width <= 0 || height <= 0) return err_set(err, "JPEG header claims %dx%d pixels", width, height);
     uint64_t pixels = (uint64_t)width * (uint64_t)height;
     if (pixels > o->max_pixels)
@@ -101,7 +112,7 @@ int decode_jpeg_scaled(JpegDecoder *d, const uint8_t *bytes, size_t n, const Dec
     if (tjDecompress2(d->tj, bytes, (unsigned long)n, target->pixels, sw, 0, sh, pixel_format, flags) != 0) {
         const char *msg = tjGetErrorStr2(d->tj);
         if (tjGetErrorCode(d->tj) != TJERR_WARNING || !warning_is_harmless(msg))
-            return err_set(err, "corrupt or truncated JPEG (%s)", msg);
+            return fail_and_reset(d, err, "corrupt or truncated JPEG (%s)", msg);
     }
     if (cmyk) cmyk_to_output(&d->cmyk, jpeg_has_adobe_marker(bytes, n), out);
     return 0;

@@ -138,6 +138,8 @@ static int entry_is_dir(const char *dir, const struct dirent *e) {
     return is_dir;
 }
 
+/* Like torchvision's ImageFolder (a sorted os.walk): a folder's files in name order,
+ * then its sub-folders in name order. */
 static void walk_files(Planner *p, const char *dir, int32_t name) {
     struct dirent **list;
     int n = scandir(dir, &list, not_hidden, by_name);
@@ -145,19 +147,25 @@ static void walk_files(Planner *p, const char *dir, int32_t name) {
         add_broken(p, dir, "cannot read folder (%s)", strerror(errno));
         return;
     }
-    for (int i = 0; i < n; i++) {
-        char *full = fs_join(dir, list[i]->d_name);
-        if (entry_is_dir(dir, list[i])) {
-            walk_files(p, full, name);
-            free(full);
-        } else {
+    char *is_dir = xmalloc((size_t)n + 1);
+    for (int i = 0; i < n; i++) is_dir[i] = (char)entry_is_dir(dir, list[i]);
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < n; i++) {
+            if (is_dir[i] != pass) continue;
+            char *full = fs_join(dir, list[i]->d_name);
+            if (pass == 1) {
+                walk_files(p, full, name);
+                free(full);
+                continue;
+            }
             SourceItem *it = add_item(p, xstrdup(full), ITEM_FILE, -1, name);
             if (it) it->path = full;
             else free(full);
         }
-        free(list[i]);
     }
+    for (int i = 0; i < n; i++) free(list[i]);
     free(list);
+    free(is_dir);
 }
 
 static void plan_folder(Planner *p, const char *root) {
@@ -322,6 +330,12 @@ static void plan_tar(Planner *p, const char *path) {
         if (it) {
             it->container = container;
             it->position = pos;
+        }
+        /* A member whose data is cut short is that member's fault, reported once when
+         * it is read; stop here so the cut is not reported again as a broken header. */
+        if (archive_read_data_skip(a) != ARCHIVE_OK) {
+            rc = ARCHIVE_EOF;
+            break;
         }
     }
     if (rc != ARCHIVE_EOF) {

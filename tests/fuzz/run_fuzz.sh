@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every libFuzzer target for FUZZ_SECONDS (default 600 via `make fuzz`), seeded with
+# the test fixtures. New crashes land in tests/out/fuzz/<target>/ as crash-* files.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+seconds=${FUZZ_SECONDS:-60}
+fixtures=${TESSERA_FIXTURES:-tests/out/fixtures}
+[ -d "$fixtures" ] || /usr/bin/python3 tests/fixtures/make_fixtures.py "$fixtures"
+status=0
+for bin in build-fuzz/fuzz_*; do
+  name=$(basename "$bin")
+  corpus=tests/out/fuzz/$name/corpus
+  mkdir -p "$corpus"
+  if [ "$name" = fuzz_decode ]; then
+    # fuzz_decode reads its options from the first byte: seed with each JPEG behind a few.
+    i=0
+    for f in $(find "$fixtures" -maxdepth 1 -name '*.jpg' -size -200k | sort); do
+      for knob in 00 05 0e 1b 27 3c; do printf "\\x$knob" | cat - "$f" > "$corpus/seed-$i-$knob"; done
+      i=$((i + 1))
+    done
+  fi
+  echo "fuzzing $name for ${seconds}s"
+  (cd tests/out/fuzz/$name && "../../../../$bin" -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1 corpus) \
+    > tests/out/fuzz/$name/log.txt 2>&1 || { status=1; echo "$name FAILED: see tests/out/fuzz/$name/log.txt"; tail -30 tests/out/fuzz/$name/log.txt; }
+  grep -E "stat::number_of_executed_units|Done" tests/out/fuzz/$name/log.txt | tail -1 || true
+done
+exit $status
