@@ -11,14 +11,6 @@
 #include "store/info_cmd.h"
 #include "store/store.h"
 
-/* The jobs a pool worker can run; later stages add theirs here. */
-static const JobKind *const JOBS[] = {&INGEST_JOB};
-
-const JobKind *job_kind_find(const char *name, size_t n) {
-    for (size_t i = 0; i < sizeof JOBS / sizeof *JOBS; i++)
-        if (strlen(JOBS[i]->name) == n && memcmp(JOBS[i]->name, name, n) == 0) return JOBS[i];
-    return NULL;
-}
 
 static const struct {
     const char *name;
@@ -39,6 +31,8 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    /* The jobs a pool worker can run; later stages add theirs here. */
+    pool_register_job(&INGEST_JOB);
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_OK;

@@ -75,7 +75,8 @@ static void cmyk_to_output(const Image *cmyk, int inverted, Image *out) {
         /* Adobe stores CMYK inverted: a stored value is 255 minus the ink. */
         int c = inverted ? 255 - p[0] : p[0], m = inverted ? 255 - p[1] : p[1];
         int y = inverted ? 255 - p[2] : p[2], k = inverted ? 255 - p[3] : p[3];
-        int r = (255 - c) * (255 - k) / 255, g = (255 - m) * (255 - k) / 255, b = (255 - y) * (255 - k) / 255;
+        int r = ((255 - c) * (255 - k) + 127) / 255, g = ((255 - m) * (255 - k) + 127) / 255;
+        int b = ((255 - y) * (255 - k) + 127) / 255;
         if (out->channels == 3) {
             *q++ = (uint8_t)r;
             *q++ = (uint8_t)g;

@@ -28,7 +28,8 @@ int idx_looks_like_images(const char *path) {
 
 /* The labels file beside an images file: "...-images-idx3-ubyte[.gz]" → "...-labels-idx1-ubyte[.gz]". */
 char *idx_labels_path_for(const char *images) {
-    const char *at = strstr(images, "images-idx3");
+    const char *base = strrchr(images, '/');
+    const char *at = strstr(base ? base + 1 : images, "images-idx3");
     if (!at) return NULL;
     char *out = xmalloc(strlen(images) + 1);
     size_t head = (size_t)(at - images);
@@ -54,12 +55,16 @@ int idx_load(const char *path, IdxData *out, int want_pixels, Err *err) {
     out->rows = rows;
     out->cols = cols;
     if (want_pixels) {
-        size_t bytes = (size_t)count * rows * cols;
-        out->pixels = xmalloc(bytes);
-        size_t got = 0;
+        /* Grow as bytes arrive, so a 16-byte header cannot make us allocate what it claims. */
+        size_t bytes = (size_t)count * rows * cols, got = 0, cap = 0;
         while (got < bytes) {
-            unsigned chunk = bytes - got > (1u << 30) ? (1u << 30) : (unsigned)(bytes - got);
-            int n = gzread(f, out->pixels + got, chunk);
+            if (got == cap) {
+                cap = cap ? cap * 2 : (size_t)1 << 20;
+                if (cap > bytes) cap = bytes;
+                out->pixels = xrealloc(out->pixels, cap);
+            }
+            size_t want = cap - got > (1u << 30) ? (1u << 30) : cap - got;
+            int n = gzread(f, out->pixels + got, (unsigned)want);
             if (n <= 0) break;
             got += (size_t)n;
         }
@@ -67,6 +72,16 @@ int idx_load(const char *path, IdxData *out, int want_pixels, Err *err) {
             gzclose(f);
             free(out->pixels);
             out->pixels = NULL;
+            return err_set(err, "IDX file is truncated: %zu of %zu pixel bytes", got, bytes);
+        }
+    } else {
+        /* Header only, but a header must not promise more images than the file holds. */
+        size_t bytes = (size_t)count * rows * cols, got = 0;
+        uint8_t chunk[1 << 16];
+        int n;
+        while (got < bytes && (n = gzread(f, chunk, sizeof chunk)) > 0) got += (size_t)n;
+        if (got < bytes) {
+            gzclose(f);
             return err_set(err, "IDX file is truncated: %zu of %zu pixel bytes", got, bytes);
         }
     }

@@ -13,6 +13,8 @@ typedef struct {
 } IdxData;
 
 int idx_looks_like_images(const char *path);
+/* Reads the header and checks the file holds all the pixels it claims; with want_pixels
+ * keeps them too. A header alone never decides how much is allocated. */
 int idx_load(const char *path, IdxData *out, int want_pixels, Err *err);
 /* The labels file beside an images file ("images-idx3" → "labels-idx1"), malloc'd, or NULL. */
 char *idx_labels_path_for(const char *images);

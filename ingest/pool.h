@@ -33,6 +33,8 @@ typedef struct {
     void (*stop)(void *state);
 } JobKind;
 
+/* Stages register their jobs at start-up (tessera.c), so the pool never imports them. */
+void pool_register_job(const JobKind *job);
 const JobKind *job_kind_find(const char *name, size_t n);
 
 typedef struct {

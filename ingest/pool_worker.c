@@ -27,6 +27,23 @@ typedef struct {
     void *state;
 } Worker;
 
+enum { MAX_JOB_KINDS = 16 };
+static const JobKind *registered_jobs[MAX_JOB_KINDS];
+static size_t n_registered_jobs;
+
+void pool_register_job(const JobKind *job) {
+    for (size_t i = 0; i < n_registered_jobs; i++)
+        if (registered_jobs[i] == job) return;
+    if (n_registered_jobs < MAX_JOB_KINDS) registered_jobs[n_registered_jobs++] = job;
+}
+
+const JobKind *job_kind_find(const char *name, size_t n) {
+    for (size_t i = 0; i < n_registered_jobs; i++)
+        if (strlen(registered_jobs[i]->name) == n && memcmp(registered_jobs[i]->name, name, n) == 0)
+            return registered_jobs[i];
+    return NULL;
+}
+
 static int send_buf(Worker *w, const Buf *b) {
     if (zmq_send(w->socket, b->data, b->len, 0) < 0) return -1;
     w->last_sent = now_seconds();

@@ -67,6 +67,20 @@ void preprocess_options_format(const PreprocessOptions *o, Buf *out) {
                o->fast_dct);
 }
 
+/* Digits only: no sign, no spaces, no overflow. */
+static int parse_u64(const char *s, uint64_t *out) {
+    if (!*s) return -1;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return -1;
+        uint64_t digit = (uint64_t)(*s - '0');
+        if (v > (UINT64_MAX - digit) / 10) return -1;
+        v = v * 10 + digit;
+    }
+    *out = v;
+    return 0;
+}
+
 int preprocess_options_parse(const char *text, size_t n, PreprocessOptions *o, Err *err) {
     preprocess_defaults(o);
     size_t i = 0;
@@ -83,11 +97,13 @@ int preprocess_options_parse(const char *text, size_t n, PreprocessOptions *o, E
         if (!eq) return err_set(err, "job options: line without '=': %s", line);
         *eq = 0;
         const char *k = line, *v = eq + 1;
-        char *rest = NULL;
-        if (!strcmp(k, "size")) o->size = (int)strtol(v, &rest, 10);
-        else if (!strcmp(k, "channels")) o->channels = (int)strtol(v, &rest, 10);
-        else if (!strcmp(k, "max_pixels")) o->max_pixels = strtoull(v, &rest, 10);
-        else if (!strcmp(k, "fast_dct")) o->fast_dct = (int)strtol(v, &rest, 10);
+        uint64_t number = 0;
+        int numeric = !strcmp(k, "size") || !strcmp(k, "channels") || !strcmp(k, "max_pixels") || !strcmp(k, "fast_dct");
+        if (numeric && parse_u64(v, &number) != 0) return err_set(err, "job options: bad value for %s: '%s'", k, v);
+        if (!strcmp(k, "size")) o->size = number > 4096 ? 0 : (int)number;
+        else if (!strcmp(k, "channels")) o->channels = number > 3 ? 0 : (int)number;
+        else if (!strcmp(k, "max_pixels")) o->max_pixels = number;
+        else if (!strcmp(k, "fast_dct")) o->fast_dct = number != 0;
         else if (!strcmp(k, "resize")) {
             if (!strcmp(v, "area")) o->filter = RESIZE_AREA;
             else if (!strcmp(v, "bilinear")) o->filter = RESIZE_BILINEAR;
@@ -99,9 +115,9 @@ int preprocess_options_parse(const char *text, size_t n, PreprocessOptions *o, E
         } else {
             return err_set(err, "job options: unknown key '%s'", k);
         }
-        if (rest && *rest) return err_set(err, "job options: bad value for %s: '%s'", k, v);
     }
     if (o->size < 1 || o->size > 4096) return err_set(err, "job options: size %d out of range 1..4096", o->size);
     if (o->channels != 1 && o->channels != 3) return err_set(err, "job options: channels must be 1 or 3");
+    if (o->max_pixels == 0) return err_set(err, "job options: max_pixels must be positive");
     return 0;
 }

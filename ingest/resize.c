@@ -21,7 +21,7 @@ static int axis_weights(double start, double end, int src_len, int dst_len, Resi
     for (int i = 0; i < dst_len; i++) {
         float *w = weights + (size_t)i * max_taps;
         int first, count = 0;
-        if (filter == RESIZE_AREA && scale > 1.0) {
+        if (filter == RESIZE_AREA && scale >= 1.0) {
             double a = start + i * scale, b = a + scale; /* the covered span [a, b) */
             first = (int)floor(a);
             int last = (int)ceil(b) - 1;
@@ -61,7 +61,7 @@ static int axis_weights(double start, double end, int src_len, int dst_len, Resi
 
 static int axis_max_taps(double span, int dst_len, ResizeFilter filter) {
     double scale = span / dst_len;
-    if (filter == RESIZE_AREA && scale > 1.0) return (int)ceil(scale) + 2;
+    if (filter == RESIZE_AREA && scale >= 1.0) return (int)ceil(scale) + 2;
     return 2;
 }
 

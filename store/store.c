@@ -73,7 +73,13 @@ int store_open(Store *s, const char *path, int writable, int create, Err *err) {
         err_set(err, "%s: %s", path, mdb_strerror(rc));
         goto fail;
     }
-    unsigned dbflags = writable ? MDB_CREATE : 0;
+    /* Tables are created only in an empty environment (new, or killed before its first
+     * commit); someone else's LMDB without Tessera's tables is refused, not extended. */
+    MDB_dbi main_db;
+    MDB_stat main_stat;
+    int is_empty = mdb_dbi_open(txn, NULL, 0, &main_db) == 0 && mdb_stat(txn, main_db, &main_stat) == 0 &&
+                   main_stat.ms_entries == 0;
+    unsigned dbflags = writable && create && is_empty ? MDB_CREATE : 0;
     MDB_dbi *dbis[] = {&s->meta, &s->records, &s->sources, &s->rejects};
     const char *names[] = {"meta", "records", "sources", "rejects"};
     for (int i = 0; i < 4; i++) {
