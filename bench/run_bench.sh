@@ -59,15 +59,26 @@ find "$CORPUS" "$FMNIST_JPEG" -name '*.jpg' -print0 | xargs -0 cat >/dev/null
 # ------------------------------------------------------------------ runs
 
 RUNS=$OUT/runs.tsv
-printf 'case\tworkers\ttool\trepeat\timages\tseconds\timages_per_s\tself_reported_images_per_s\n' >"$RUNS"
+printf 'case\tworkers\ttool\trepeat\timages\tseconds\timages_per_s\tself_reported_images_per_s\tidle_cores_before\n' >"$RUNS"
 
 now() { date +%s.%N; }
 
-# record CASE WORKERS TOOL REPEAT IMAGES SECONDS SELF_RATE
+# How many cores sat idle over one second: other people's work on a shared machine
+# shows up here, and a 2-worker result means little when it is below 2.
+idle_cores() {
+    local a b
+    a=($(head -1 /proc/stat))
+    sleep 1
+    b=($(head -1 /proc/stat))
+    awk -v i0="$((a[4] + a[5]))" -v i1="$((b[4] + b[5]))" -v t0="$(IFS=+; echo "$((${a[*]:1}))")" -v t1="$(IFS=+; echo "$((${b[*]:1}))")" \
+        -v cores="$(nproc)" 'BEGIN { printf "%.2f", cores * (i1 - i0) / (t1 - t0) }'
+}
+
+# record CASE WORKERS TOOL REPEAT IMAGES SECONDS SELF_RATE (IDLE: idle cores before the repeat)
 record() {
     local rate
     rate=$(awk -v n="$5" -v s="$6" 'BEGIN { printf "%.1f", n / s }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$rate" "$7" >>"$RUNS"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$rate" "$7" "$IDLE" >>"$RUNS"
     printf '  %-10s %-8s workers=%s run %s: %6s images in %7.3f s = %8s images/s\n' "$1" "$3" "$2" "$4" "$5" "$6" "$rate"
 }
 
@@ -85,6 +96,7 @@ measure() {
     shift 5
     local store=$OUT/store-tessera.lmdb peer=$OUT/store-pil.lmdb t0 t1 out n
     for r in $(seq 1 "$REPEATS"); do
+        IDLE=$(idle_cores)
         rm -rf "$store"
         t0=$(now)
         out=$("$TESSERA" ingest "$@" -o "$store" --size "$size" --channels "$channels" --workers "$workers")
@@ -160,12 +172,15 @@ for case in ("64 px", "256 px", "FMNIST"):
         lines.append("| %s | %s | %.0f | %.0f | %.2f× | %.0f | %.0f%% | %s | %.0f |" % (
             names[case], w, t, p, t / p, c, 100 * t / c, scaling,
             median(case, w, "tessera", "self_reported_images_per_s")))
-lines += ["", "All runs (images/s, in run order):", "",
-          "| case | workers | tessera | PIL | ceiling |", "|---|---:|---|---|---|"]
+lines += ["", "All runs (images/s, in run order), and how many of the %d cores were idle in the second before"
+          " each repeat (other users' work on a shared machine):" % os.cpu_count(), "",
+          "| case | workers | tessera | PIL | ceiling | idle cores before |", "|---|---:|---|---|---|---|"]
 for case in ("64 px", "256 px", "FMNIST"):
     for w in ("1", "2"):
-        lines.append("| %s | %s | %s | %s | %s |" % (case, w, runs_of(case, w, "tessera"), runs_of(case, w, "PIL"),
-                                                    runs_of(case, w, "ceiling")))
+        idle = ", ".join(r["idle_cores_before"] for r in rows
+                         if r["case"] == case and r["workers"] == w and r["tool"] == "tessera")
+        lines.append("| %s | %s | %s | %s | %s | %s |" % (case, w, runs_of(case, w, "tessera"), runs_of(case, w, "PIL"),
+                                                         runs_of(case, w, "ceiling"), idle))
 text = "\n".join(lines) + "\n"
 open(results_path, "w").write(text)
 print()

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every libFuzzer target for FUZZ_SECONDS (default 600 via `make fuzz`), seeded with
+# Runs the named libFuzzer targets (all of them by default) for FUZZ_SECONDS (default 600 via `make fuzz`), seeded with
 # the test fixtures. New crashes land in tests/out/fuzz/<target>/ as crash-* files.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -7,8 +7,10 @@ seconds=${FUZZ_SECONDS:-60}
 fixtures=${TESSERA_FIXTURES:-tests/out/fixtures}
 [ -d "$fixtures" ] || /usr/bin/python3 tests/fixtures/make_fixtures.py "$fixtures"
 status=0
-for bin in build-fuzz/fuzz_*; do
-  name=$(basename "$bin")
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=($(cd build-fuzz && ls fuzz_*))
+for name in "${targets[@]}"; do
+  bin=build-fuzz/$name
   corpus=tests/out/fuzz/$name/corpus
   mkdir -p "$corpus"
   if [ "$name" = fuzz_decode ]; then
