@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/clock.h"
 #include "../core/fs.h"
 #include "../core/xalloc.h"
 #include "../store/writer.h"
@@ -312,6 +313,7 @@ int cmd_ingest(int argc, char **argv) {
         return EXIT_USAGE;
     }
 
+    double started = now_seconds();
     Err err;
     SourcePlan plan;
     if (source_plan(&plan, argv + optind, argc - optind, label_names, &err) != 0) {
@@ -398,9 +400,10 @@ int cmd_ingest(int argc, char **argv) {
     if (write_rejects_log(&store, &err) != 0) report_error("%s", err.msg);
 
     uint64_t total = store_record_count(&store), total_rejects = store_reject_count(&store);
-    double rate = stats.seconds > 0 ? (double)stats.delivered / stats.seconds : 0;
-    printf("ingest: %llu stored, %llu rejected, %zu already done, in %.2f s (%.0f images/s)\n",
-           (unsigned long long)run.stored, (unsigned long long)run.rejected, already, stats.seconds, rate);
+    double wall = now_seconds() - started;
+    double rate = wall > 0 ? (double)stats.delivered / wall : 0;
+    printf("ingest: %llu stored, %llu rejected, %zu already done, in %.2f s (%.0f images/s), %.2f s of it planning\n",
+           (unsigned long long)run.stored, (unsigned long long)run.rejected, already, wall, rate, wall - stats.seconds);
     printf("store %s: %llu records, %llu rejects%s\n", out_path, (unsigned long long)total,
            (unsigned long long)total_rejects, total_rejects ? " (see rejects.tsv)" : "");
     if (stats.workers_lost)
