@@ -3,7 +3,7 @@
 CC      ?= gcc
 PYTHON  := /usr/bin/python3
 NATIVE  := $(shell $(CC) -march=native -E -x c /dev/null >/dev/null 2>&1 && echo -march=native)
-CFLAGS  ?= -O2 -g $(NATIVE)
+CFLAGS  ?= -O3 -g $(NATIVE)
 # Messages are cut to their buffers on purpose (snprintf), so truncation is no warning here.
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-format-truncation -MMD -MP
 LDLIBS  := -llmdb -lzmq -lturbojpeg -lpng -larchive -lz -lm

@@ -65,6 +65,27 @@ static int axis_max_taps(double span, int dst_len, ResizeFilter filter) {
     return 2;
 }
 
+static inline uint8_t to_u8(float v) { return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : (int)v); }
+
+/* One output row of RGB pixels, three accumulators per output pixel. */
+static void horizontal_rgb(const float *row, const int *taps, const float *weights, int max_taps, int dst_width,
+                           uint8_t *out) {
+    for (int j = 0; j < dst_width; j++) {
+        const float *p = row + (size_t)taps[2 * j] * 3;
+        const float *w = weights + (size_t)j * max_taps;
+        int n = taps[2 * j + 1];
+        float r = 0.5f, g = 0.5f, b = 0.5f;
+        for (int k = 0; k < n; k++, p += 3) {
+            r += w[k] * p[0];
+            g += w[k] * p[1];
+            b += w[k] * p[2];
+        }
+        out[3 * j] = to_u8(r);
+        out[3 * j + 1] = to_u8(g);
+        out[3 * j + 2] = to_u8(b);
+    }
+}
+
 void resize_box(const uint8_t *src, int src_width, int src_height, int channels, Box box, uint8_t *dst,
                 int dst_width, int dst_height, ResizeFilter filter, ResizeScratch *s) {
     const int c = channels;
@@ -87,64 +108,52 @@ void resize_box(const uint8_t *src, int src_width, int src_height, int channels,
     axis_weights(box.x0, box.x1, src_width, dst_width, filter, xtaps, xw, max_x);
     axis_weights(box.y0, box.y1, src_height, dst_height, filter, ytaps, yw, max_y);
 
-    /* Only the source rows some output row reads are filtered horizontally. */
-    int row_lo = ytaps[0], row_hi = ytaps[0];
-    for (int i = 0; i < dst_height; i++) {
-        int a = ytaps[2 * i], b = a + ytaps[2 * i + 1];
-        if (a < row_lo) row_lo = a;
-        if (b > row_hi) row_hi = b;
+    /* Only the source columns some output column reads are filtered vertically. */
+    int col_lo = xtaps[0], col_hi = xtaps[0];
+    for (int i = 0; i < dst_width; i++) {
+        int a = xtaps[2 * i], b = a + xtaps[2 * i + 1];
+        if (a < col_lo) col_lo = a;
+        if (b > col_hi) col_hi = b;
     }
-    size_t row_len = (size_t)dst_width * c;
-    /* The filtered rows, plus one more row of vertical accumulators at the end. */
-    size_t need_rows = (size_t)(row_hi - row_lo + 1) * row_len;
+    size_t span = (size_t)(col_hi - col_lo) * c; /* floats per filtered row */
+    size_t need_rows = (size_t)dst_height * span;
     if (need_rows > s->rows_cap) {
         free(s->rows);
         s->rows = xmalloc(need_rows * sizeof *s->rows);
         s->rows_cap = need_rows;
     }
 
-    for (int y = row_lo; y < row_hi; y++) {
-        const uint8_t *in = src + (size_t)y * src_width * c;
-        float *out = s->rows + (size_t)(y - row_lo) * row_len;
-        for (int i = 0; i < dst_width; i++) {
-            const uint8_t *p = in + (size_t)xtaps[2 * i] * c;
-            const float *w = xw + (size_t)i * max_x;
-            int n = xtaps[2 * i + 1];
-            if (c == 3) {
-                float r = 0, g = 0, b = 0;
-                for (int k = 0; k < n; k++, p += 3) {
-                    r += w[k] * p[0];
-                    g += w[k] * p[1];
-                    b += w[k] * p[2];
-                }
-                out[3 * i] = r;
-                out[3 * i + 1] = g;
-                out[3 * i + 2] = b;
-            } else {
-                for (int ch = 0; ch < c; ch++) {
-                    float acc = 0;
-                    for (int k = 0; k < n; k++) acc += w[k] * p[(size_t)k * c + ch];
-                    out[(size_t)i * c + ch] = acc;
-                }
-            }
+    /* Vertical pass first: whole rows at a time, contiguous, so it vectorizes, and the
+     * horizontal pass then runs over dst_height rows instead of every source row. */
+    for (int i = 0; i < dst_height; i++) {
+        const float *w = yw + (size_t)i * max_y;
+        int first = ytaps[2 * i], n = ytaps[2 * i + 1];
+        float *acc = s->rows + (size_t)i * span;
+        const uint8_t *r0 = src + ((size_t)first * src_width + col_lo) * c;
+        for (size_t x = 0; x < span; x++) acc[x] = w[0] * r0[x];
+        for (int k = 1; k < n; k++) {
+            const uint8_t *rk = r0 + (size_t)k * src_width * c;
+            const float wk = w[k];
+            for (size_t x = 0; x < span; x++) acc[x] += wk * rk[x];
         }
     }
 
-    /* Vertical pass: whole rows at a time, so the inner loop is contiguous and vectorizes. */
-    float *acc = s->rows + need_rows - row_len; /* reuse: see the allocation above */
     for (int i = 0; i < dst_height; i++) {
-        const float *w = yw + (size_t)i * max_y;
-        int first = ytaps[2 * i] - row_lo, n = ytaps[2 * i + 1];
-        const float *r0 = s->rows + (size_t)first * row_len;
-        for (size_t x = 0; x < row_len; x++) acc[x] = w[0] * r0[x];
-        for (int k = 1; k < n; k++) {
-            const float *rk = r0 + (size_t)k * row_len;
-            for (size_t x = 0; x < row_len; x++) acc[x] += w[k] * rk[x];
+        const float *row = s->rows + (size_t)i * span - (size_t)col_lo * c;
+        uint8_t *out = dst + (size_t)i * dst_width * c;
+        if (c == 3) {
+            horizontal_rgb(row, xtaps, xw, max_x, dst_width, out);
+            continue;
         }
-        uint8_t *out = dst + (size_t)i * row_len;
-        for (size_t x = 0; x < row_len; x++) {
-            float v = acc[x] + 0.5f;
-            out[x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : (int)v);
+        for (int j = 0; j < dst_width; j++) {
+            const float *p = row + (size_t)xtaps[2 * j] * c;
+            const float *w = xw + (size_t)j * max_x;
+            int n = xtaps[2 * j + 1];
+            for (int ch = 0; ch < c; ch++) {
+                float v = 0.5f;
+                for (int k = 0; k < n; k++) v += w[k] * p[(size_t)k * c + ch];
+                out[(size_t)j * c + ch] = to_u8(v);
+            }
         }
     }
 }

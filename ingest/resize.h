@@ -6,8 +6,8 @@
  *   RESIZE_BILINEAR  plain bilinear interpolation at the output pixel's centre
  *                    (half-pixel centres, edges clamped; not antialiased).
  *
- * Rows are filtered horizontally into a float buffer, then columns vertically, so
- * the work is proportional to (source rows × output width) + (output pixels × taps). */
+ * Columns are filtered vertically into a float buffer (only the output rows, and only
+ * the source columns the crop reads), then rows horizontally with a fixed tap count. */
 #ifndef TESSERA_RESIZE_H
 #define TESSERA_RESIZE_H
 
