@@ -54,7 +54,6 @@ typedef struct {
     size_t *todo;
     size_t n_todo, next;
     StoreWriter *writer;
-    Buf record;
     size_t record_bytes;
     int size, channels;
     int tty;
@@ -102,9 +101,9 @@ static int deliver(void *ctx, uint64_t tag, int ok, const uint8_t *data, size_t 
         n = strlen(msg);
     }
     if (ok) {
-        buf_clear(&r->record);
-        record_encode(&r->record, it->label, r->size, r->size, r->channels, DTYPE_U8, 0, data, n);
-        writer_add_record(r->writer, it->id, r->record.data, r->record.len);
+        uint8_t header[RECORD_HEADER_BYTES];
+        record_encode_header(header, it->label, r->size, r->size, r->channels, DTYPE_U8, 0, n);
+        writer_add_record_parts(r->writer, it->id, header, sizeof header, data, n);
         r->stored++;
     } else {
         char reason[1024];
@@ -389,7 +388,6 @@ int cmd_ingest(int argc, char **argv) {
     int pool_rc = run.n_todo ? pool_run(&pc, &cb, &stats, &err) : (memset(&stats, 0, sizeof stats), 0);
     source_reader_close(run.reader);
     buf_free(&job);
-    buf_free(&run.record);
     free(run.todo);
     Err close_err;
     int close_rc = writer_close(&writer, &close_err);

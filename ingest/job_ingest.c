@@ -24,10 +24,11 @@ static int ingest_process(void *state, const TaskItem *in, Buf *out, Err *err) {
     IngestJob *j = state;
     size_t bytes = (size_t)j->options.size * j->options.size * j->options.channels;
     buf_reserve(out, bytes);
+    uint8_t *pixels = out->data + out->len;
     int rc = in->kind == INPUT_PIXELS
-                 ? preprocess_pixels(&j->pre, &j->options, in->data, in->width, in->height, in->channels, out->data, err)
-                 : preprocess_jpeg(&j->pre, &j->options, in->data, in->n, out->data, err);
-    if (rc == 0) out->len = bytes;
+                 ? preprocess_pixels(&j->pre, &j->options, in->data, in->width, in->height, in->channels, pixels, err)
+                 : preprocess_jpeg(&j->pre, &j->options, in->data, in->n, pixels, err);
+    if (rc == 0) out->len += bytes;
     return rc;
 }
 

@@ -102,6 +102,11 @@ void msg_result_item(Buf *b, int ok, const void *data, size_t n) {
     buf_put(b, data, n);
 }
 
+void msg_result_item_patch_length(Buf *b, size_t at) {
+    size_t n = b->len - at - 5;
+    for (int i = 0; i < 4; i++) b->data[at + 1 + i] = (uint8_t)(n >> (8 * i));
+}
+
 int msg_parse_batch(Reader *body, uint64_t *batch, uint32_t *count, Err *err) {
     *batch = rd_u64(body);
     *count = rd_u32(body);

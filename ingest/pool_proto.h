@@ -63,6 +63,9 @@ int msg_parse_ready(Reader *body, uint32_t *credits, Err *err);
 void msg_batch_begin(Buf *b, MsgType type, uint64_t session, uint64_t batch);
 void msg_task_item(Buf *b, const TaskItem *item);
 void msg_result_item(Buf *b, int ok, const void *data, size_t n);
+/* For an item appended as msg_result_item(b, 1, NULL, 0) at offset `at` followed by its
+ * bytes: sets its length to what follows. */
+void msg_result_item_patch_length(Buf *b, size_t at);
 /* Patches the item count into a batch message built with msg_batch_begin. */
 void msg_batch_finish(Buf *b, uint32_t count);
 

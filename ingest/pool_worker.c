@@ -100,25 +100,27 @@ static int run_task(Worker *w, const MsgHeader *h, Reader *body) {
         return 0;
     }
     msg_batch_begin(&w->out, MSG_RESULT, w->session, batch);
-    Buf item_out = {0};
     for (uint32_t i = 0; i < count; i++) {
         TaskItem in;
         if (msg_next_task_item(body, &in, &err) != 0) {
             fprintf(stderr, "tessera worker: batch %llu: %s\n", (unsigned long long)batch, err.msg);
-            buf_free(&item_out);
             return 0; /* never answered: the coordinator will resend it elsewhere */
         }
-        buf_clear(&item_out);
         if (in.kind == INPUT_ERROR) {
             msg_result_item(&w->out, 0, in.data, in.n);
-        } else if (w->job->process(w->state, &in, &item_out, &err) == 0) {
-            msg_result_item(&w->out, 1, item_out.data, item_out.len);
         } else {
-            msg_result_item(&w->out, 0, err.msg, strlen(err.msg));
+            /* The job appends its output to the message itself: no copy per item. */
+            size_t at = w->out.len;
+            msg_result_item(&w->out, 1, NULL, 0);
+            if (w->job->process(w->state, &in, &w->out, &err) == 0) {
+                msg_result_item_patch_length(&w->out, at);
+            } else {
+                w->out.len = at;
+                msg_result_item(&w->out, 0, err.msg, strlen(err.msg));
+            }
         }
         send_heartbeat_if_quiet(w);
     }
-    buf_free(&item_out);
     msg_batch_finish(&w->out, count);
     return send_buf(w, &w->out);
 }

@@ -12,16 +12,24 @@ size_t dtype_size(int dtype) {
 
 void record_encode(Buf *out, int32_t label, int height, int width, int channels, Dtype dtype, int flags,
                    const void *payload, size_t payload_bytes) {
+    uint8_t header[RECORD_HEADER_BYTES];
+    record_encode_header(header, label, height, width, channels, dtype, flags, payload_bytes);
     buf_reserve(out, RECORD_HEADER_BYTES + payload_bytes);
-    buf_put_u8(out, RECORD_VERSION);
-    buf_put_u8(out, (uint8_t)dtype);
-    buf_put_u8(out, (uint8_t)channels);
-    buf_put_u8(out, (uint8_t)flags);
-    buf_put_u32(out, (uint32_t)label);
-    buf_put_u16(out, (uint16_t)height);
-    buf_put_u16(out, (uint16_t)width);
-    buf_put_u32(out, (uint32_t)payload_bytes);
+    buf_put(out, header, RECORD_HEADER_BYTES);
     buf_put(out, payload, payload_bytes);
+}
+
+void record_encode_header(uint8_t out[RECORD_HEADER_BYTES], int32_t label, int height, int width, int channels,
+                          Dtype dtype, int flags, size_t payload_bytes) {
+    Buf b = {.data = out, .cap = RECORD_HEADER_BYTES}; /* fits: buf_put never grows it */
+    buf_put_u8(&b, RECORD_VERSION);
+    buf_put_u8(&b, (uint8_t)dtype);
+    buf_put_u8(&b, (uint8_t)channels);
+    buf_put_u8(&b, (uint8_t)flags);
+    buf_put_u32(&b, (uint32_t)label);
+    buf_put_u16(&b, (uint16_t)height);
+    buf_put_u16(&b, (uint16_t)width);
+    buf_put_u32(&b, (uint32_t)payload_bytes);
 }
 
 int record_decode(const void *bytes, size_t n, RecordView *out, Err *err) {

@@ -30,6 +30,9 @@ size_t dtype_size(int dtype); /* 0 for an unknown dtype */
 
 void record_encode(Buf *out, int32_t label, int height, int width, int channels, Dtype dtype, int flags,
                    const void *payload, size_t payload_bytes);
+/* Just the 16-byte header, for writers that append the payload themselves. */
+void record_encode_header(uint8_t out[RECORD_HEADER_BYTES], int32_t label, int height, int width, int channels,
+                          Dtype dtype, int flags, size_t payload_bytes);
 int record_decode(const void *bytes, size_t n, RecordView *out, Err *err);
 
 #endif

@@ -23,20 +23,33 @@ int writer_open(StoreWriter *w, Store *s, Err *err) {
     return 0;
 }
 
-static void queue_op(StoreWriter *w, int op, const void *key, size_t key_bytes, const void *value,
-                     size_t value_bytes) {
+/* Queues one operation; its value is the concatenation of two parts (the second may be empty). */
+static void queue_op2(StoreWriter *w, int op, const void *key, size_t key_bytes, const void *a, size_t a_bytes,
+                      const void *b, size_t b_bytes) {
+    buf_reserve(&w->queue, 9 + key_bytes + a_bytes + b_bytes);
     buf_put_u8(&w->queue, (uint8_t)op);
     buf_put_u32(&w->queue, (uint32_t)key_bytes);
     buf_put(&w->queue, key, key_bytes);
-    buf_put_u32(&w->queue, (uint32_t)value_bytes);
-    buf_put(&w->queue, value, value_bytes);
+    buf_put_u32(&w->queue, (uint32_t)(a_bytes + b_bytes));
+    buf_put(&w->queue, a, a_bytes);
+    buf_put(&w->queue, b, b_bytes);
     w->queued_ops++;
 }
 
-void writer_add_record(StoreWriter *w, const char *source_id, const void *record, size_t record_bytes) {
+static void queue_op(StoreWriter *w, int op, const void *key, size_t key_bytes, const void *value,
+                     size_t value_bytes) {
+    queue_op2(w, op, key, key_bytes, value, value_bytes, NULL, 0);
+}
+
+void writer_add_record_parts(StoreWriter *w, const char *source_id, const void *header, size_t header_bytes,
+                             const void *payload, size_t payload_bytes) {
     char key[SOURCE_KEY_MAX + 1];
-    queue_op(w, OP_RECORD, key, store_source_key(source_id, key), record, record_bytes);
+    queue_op2(w, OP_RECORD, key, store_source_key(source_id, key), header, header_bytes, payload, payload_bytes);
     w->queued_records++;
+}
+
+void writer_add_record(StoreWriter *w, const char *source_id, const void *record, size_t record_bytes) {
+    writer_add_record_parts(w, source_id, record, record_bytes, NULL, 0);
 }
 
 void writer_add_reject(StoreWriter *w, const char *source_id, const char *reason) {

@@ -31,6 +31,9 @@ int writer_open(StoreWriter *w, Store *s, Err *err);
 /* The index the next added record will get. */
 static inline uint64_t writer_next_index(const StoreWriter *w) { return w->committed_records + w->queued_records; }
 void writer_add_record(StoreWriter *w, const char *source_id, const void *record, size_t record_bytes);
+/* The same, for a record given as its header and its payload (saves copying the payload twice). */
+void writer_add_record_parts(StoreWriter *w, const char *source_id, const void *header, size_t header_bytes,
+                             const void *payload, size_t payload_bytes);
 void writer_add_reject(StoreWriter *w, const char *source_id, const char *reason);
 void writer_set_meta(StoreWriter *w, const char *key, const char *value);
 /* Commits if a threshold is reached. */

@@ -2,6 +2,7 @@
 over TCP on loopback, a remote worker killed (found by its missing heartbeat). In each
 case every source ends in the store exactly once, identical to a clean run."""
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +18,8 @@ ARGS = ["--size", "320", "--exact-dct"]  # no DCT scaling for these sizes: slow 
 def corpus(tmp_path_factory):
     d = tmp_path_factory.mktemp("pool")
     write_corpus(d / "src", 240, classes=["a", "b"], size_range=(400, 640), seed=11)
+    for cls in ("a", "b"):  # twice the work at the cost of a copy
+        shutil.copytree(d / "src" / cls, d / "src" / f"{cls}2")
     run("ingest", d / "src", "-o", d / "reference", *ARGS, "--workers", 2, check=0, timeout=300)
     return d / "src", records(str(d / "reference"))
 
@@ -32,6 +35,23 @@ def _children(pid):
             if int(fields[1]) == pid:
                 out.append(int(p))
     return out
+
+
+def _cpu_seconds(pid):
+    """User + system CPU time a process has used so far (0 once it is gone)."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _kill_once_busy(pid, seconds=0.15, timeout=30):
+    """Kills a worker once it has spent some CPU on batches: it holds work when it dies."""
+    deadline = time.time() + timeout
+    while _cpu_seconds(pid) < seconds and time.time() < deadline:
+        time.sleep(0.005)
+    os.kill(pid, signal.SIGKILL)
 
 
 def _free_port():
@@ -51,10 +71,9 @@ def test_a_local_worker_killed_mid_run(tmp, corpus):
     deadline = time.time() + 20
     while len(_children(p.pid)) < 2 and time.time() < deadline:
         time.sleep(0.01)
-    time.sleep(0.4)
     workers = _children(p.pid)
     assert workers, "no worker processes found"
-    os.kill(workers[0], signal.SIGKILL)
+    _kill_once_busy(workers[0])
     out, err = p.communicate(timeout=120)
     assert p.returncode == 0, err
     assert "was killed by signal 9" in err
@@ -71,7 +90,7 @@ def test_remote_workers_over_tcp_started_before_the_coordinator(tmp, corpus):
     for w in workers:
         w.communicate(timeout=30)
         assert w.returncode == 0  # told to stop when the job ended
-    assert "240 stored" in p.stdout
+    assert "480 stored" in p.stdout
     assert records(str(tmp / "s")) == reference
 
 
@@ -80,8 +99,7 @@ def test_a_remote_worker_killed_is_found_by_its_missing_heartbeat(tmp, corpus):
     endpoint = f"tcp://127.0.0.1:{_free_port()}"
     p = _popen("ingest", src, "-o", tmp / "s", *ARGS, "--workers", 0, "--bind", endpoint, "--heartbeat-timeout", 1)
     workers = [_popen("worker", "--connect", endpoint, "--heartbeat-timeout", 1) for _ in range(2)]
-    time.sleep(0.6)
-    workers[0].kill()
+    _kill_once_busy(workers[0].pid)
     out, err = p.communicate(timeout=120)
     assert p.returncode == 0, err
     assert "went silent" in err
