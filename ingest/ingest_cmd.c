@@ -389,10 +389,12 @@ int cmd_ingest(int argc, char **argv) {
     source_reader_close(run.reader);
     buf_free(&job);
     free(run.todo);
+    /* Whatever stopped the pool, what was delivered is a prefix of the sources: keep it. */
     Err close_err;
     int close_rc = writer_close(&writer, &close_err);
     if (pool_rc != 0 || close_rc != 0) {
         report_error("%s", pool_rc != 0 ? err.msg : close_err.msg);
+        write_rejects_log(&store, &close_err);
         goto done_store;
     }
     if (write_rejects_log(&store, &err) != 0) report_error("%s", err.msg);

@@ -22,6 +22,10 @@
 #include "../core/xalloc.h"
 #include "pool.h"
 
+/* Set by SIGINT/SIGTERM: the loop stops, and the caller commits what was delivered. */
+static volatile sig_atomic_t interrupted;
+static void on_interrupt(int sig) { interrupted = sig; }
+
 enum { BATCH_FREE = 0, BATCH_QUEUED, BATCH_SENT, BATCH_DONE };
 enum { MAX_ATTEMPTS = 3 };
 static const double HEARTBEAT_EVERY_S = 1.0;
@@ -123,6 +127,8 @@ static int spawn_local_worker(Coordinator *c, Err *err) {
         /* A local worker must not outlive its coordinator, even after kill -9. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent) _exit(1);
+        /* Ctrl-C reaches the whole process group: the coordinator decides, then says STOP. */
+        signal(SIGINT, SIG_IGN);
         execl("/proc/self/exe", "tessera", "worker", "--connect", c->ipc_endpoint, "--local", "--heartbeat-timeout",
               timeout, (char *)NULL);
         _exit(127);
@@ -153,7 +159,7 @@ static int reap_children(Coordinator *c, Err *err) {
             }
         }
         if (!found) fprintf(stderr, "%stessera: local worker %s\n", c->progress.tty ? "\r\n" : "", why);
-        int work_left = !c->inputs_done || c->next_deliver < c->next_batch;
+        int work_left = !interrupted && (!c->inputs_done || c->next_deliver < c->next_batch);
         if (work_left) {
             if (c->respawns_left <= 0)
                 return err_set(err, "local workers keep dying (last: pid %d %s); giving up", (int)pid, why);
@@ -455,9 +461,19 @@ int pool_run(const PoolConfig *cfg, const PoolCallbacks *cb, PoolStats *stats, E
     double start = now_seconds();
     int rc = open_router(&c, err);
     for (int i = 0; rc == 0 && i < cfg->local_workers; i++) rc = spawn_local_worker(&c, err);
+    struct sigaction sa = {.sa_handler = on_interrupt}, old_int, old_term;
+    sigemptyset(&sa.sa_mask);
+    interrupted = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     progress_start(&c.progress, cfg->progress_label, cfg->total);
     double waiting_since = now_seconds();
     while (rc == 0) {
+        if (interrupted) {
+            rc = err_set(err, "interrupted (%s): what was done is saved; run the same command again to continue",
+                         interrupted == SIGINT ? "Ctrl-C" : "SIGTERM");
+            break;
+        }
         fill_window(&c);
         rc = deliver_ready(&c, err);
         if (rc != 0) break;
@@ -487,6 +503,8 @@ int pool_run(const PoolConfig *cfg, const PoolCallbacks *cb, PoolStats *stats, E
     }
     if (rc == 0) rc = deliver_ready(&c, err);
     progress_finish(&c.progress);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     stats->seconds = now_seconds() - start;
     shut_down(&c);
     return rc;

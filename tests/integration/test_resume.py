@@ -7,6 +7,7 @@ import subprocess
 import time
 
 import lmdb
+import pytest
 from conftest import TESSERA, Store, records, run
 
 
@@ -114,3 +115,25 @@ def test_second_writer_is_refused(tmp):
     else:  # the first finished before the second looked: then the second found all done
         assert second.returncode == 0 and "3000 already done" in second.stdout
     assert len(records(str(tmp / "s"))) == 3000
+
+
+def test_ctrl_c_saves_what_was_done_and_a_rerun_finishes(tmp):
+    src = _fmnist_jpegs(tmp, 10000)
+    args = [TESSERA, "ingest", str(src), "-o", str(tmp / "s"), "--size", "48", "--workers", "2"]
+    # A new process group, as a shell gives a foreground job: SIGINT goes to every member.
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, process_group=0,
+                         env=dict(os.environ, TESSERA_QUIET="1"))
+    deadline = time.time() + 60
+    while _committed(tmp / "s") < 1 and p.poll() is None and time.time() < deadline:
+        time.sleep(0.002)
+    os.killpg(p.pid, signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    if p.returncode == 0:
+        pytest.skip("the run finished before the interrupt arrived")
+    assert p.returncode == 1, err
+    assert "interrupted (Ctrl-C): what was done is saved" in err
+    saved = _committed(tmp / "s")
+    assert saved > 0
+    p = run("ingest", src, "-o", tmp / "s", "--size", 48, "--workers", 2, check=0)
+    assert f"{saved} already done" in p.stdout
+    assert len(records(str(tmp / "s"))) == 10000
