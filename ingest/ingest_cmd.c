@@ -312,7 +312,7 @@ int cmd_ingest(int argc, char **argv) {
         return EXIT_USAGE;
     }
 
-    double started = now_seconds();
+    double started = now_seconds(), planned = 0, pool_done = 0;
     Err err;
     SourcePlan plan;
     if (source_plan(&plan, argv + optind, argc - optind, label_names, &err) != 0) {
@@ -375,6 +375,7 @@ int cmd_ingest(int argc, char **argv) {
     store_read_end(&sr);
     if (already) fprintf(stderr, "tessera: resuming: %zu of %zu sources are already in the store\n", already, plan.n_items);
 
+    planned = now_seconds();
     Buf job = {0};
     preprocess_options_format(&o, &job);
     buf_put_u8(&job, 0);
@@ -390,6 +391,7 @@ int cmd_ingest(int argc, char **argv) {
     buf_free(&job);
     free(run.todo);
     /* Whatever stopped the pool, what was delivered is a prefix of the sources: keep it. */
+    pool_done = now_seconds();
     Err close_err;
     int close_rc = writer_close(&writer, &close_err);
     if (pool_rc != 0 || close_rc != 0) {
@@ -402,8 +404,10 @@ int cmd_ingest(int argc, char **argv) {
     uint64_t total = store_record_count(&store), total_rejects = store_reject_count(&store);
     double wall = now_seconds() - started;
     double rate = wall > 0 ? (double)stats.delivered / wall : 0;
-    printf("ingest: %llu stored, %llu rejected, %zu already done, in %.2f s (%.0f images/s), %.2f s of it planning\n",
-           (unsigned long long)run.stored, (unsigned long long)run.rejected, already, wall, rate, wall - stats.seconds);
+    printf("ingest: %llu stored, %llu rejected, %zu already done, in %.2f s (%.0f images/s); planning %.2f s, "
+           "final flush to disk %.2f s\n",
+           (unsigned long long)run.stored, (unsigned long long)run.rejected, already, wall, rate, planned - started,
+           now_seconds() - pool_done);
     printf("store %s: %llu records, %llu rejects%s\n", out_path, (unsigned long long)total,
            (unsigned long long)total_rejects, total_rejects ? " (see rejects.tsv)" : "");
     if (stats.workers_lost)
