@@ -6,11 +6,16 @@ NATIVE  := $(shell $(CC) -march=native -E -x c /dev/null >/dev/null 2>&1 && echo
 CFLAGS  ?= -O3 -g $(NATIVE)
 # Messages are cut to their buffers on purpose (snprintf), so truncation is no warning here.
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-format-truncation -MMD -MP
-LDLIBS  := -llmdb -lzmq -lturbojpeg -lpng -larchive -lz -lm
+LDLIBS  := -llmdb -lzmq -lturbojpeg -lpng -larchive -lz -lopenblas -lm
 ASAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-LIB_SRC := $(wildcard core/*.c store/*.c ingest/*.c)
+LIB_SRC := $(wildcard core/*.c store/*.c ingest/*.c nn/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=build/%.o)
+# nn/ again in double precision, for the finite-difference tests (tests/unit/fd_*.c).
+NN_SRC  := $(wildcard nn/*.c)
+F64_OBJ := $(NN_SRC:%.c=build-f64/%.o) $(filter-out $(NN_SRC:%.c=build/%.o),$(LIB_OBJ))
+FD_SRC  := $(wildcard tests/unit/fd_*.c)
+FD_BIN  := $(FD_SRC:tests/unit/%.c=build/tests/%)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 ASAN_OBJ := $(LIB_SRC:%.c=build-asan/%.o)
@@ -33,9 +38,17 @@ build/%.o: %.c
 build/tessera: build/tessera.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-build/tests/%: tests/unit/%.c $(LIB_OBJ)
+build/tests/test_%: tests/unit/test_%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wno-unused-parameter $< $(LIB_OBJ) -o $@ $(LDLIBS) -lcmocka
+
+build-f64/nn/%.o: nn/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DNN_DOUBLE -c $< -o $@
+
+build/tests/fd_%: tests/unit/fd_%.c $(F64_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DNN_DOUBLE -Wno-unused-parameter $< $(F64_OBJ) -o $@ $(LDLIBS) -lcmocka
 
 # The same code under AddressSanitizer + UndefinedBehaviorSanitizer.
 build-asan/%.o: %.c
@@ -58,7 +71,7 @@ build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	    $< $(FUZZ_LIB) -o $@ -lturbojpeg -lm
 
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) asan $(FUZZ_BIN)
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(FD_BIN) asan $(FUZZ_BIN)
 	@bash tests/run_tests.sh
 
 fuzz: deps
@@ -74,6 +87,6 @@ bench: deps
 	@bash bench/run_bench.sh
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-f64
 
--include $(LIB_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) build/tessera.d
+-include $(LIB_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(NN_SRC:%.c=build-f64/%.d) build/tessera.d
