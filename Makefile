@@ -9,7 +9,7 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-format-truncation -MMD -MP
 LDLIBS  := -llmdb -lzmq -lturbojpeg -lpng -larchive -lz -lopenblas -lm
 ASAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-LIB_SRC := $(wildcard core/*.c store/*.c ingest/*.c nn/*.c)
+LIB_SRC := $(wildcard core/*.c store/*.c ingest/*.c nn/*.c train/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=build/%.o)
 # nn/ again in double precision, for the finite-difference tests (tests/unit/fd_*.c).
 NN_SRC  := $(wildcard nn/*.c)
