@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,6 +58,7 @@ typedef struct {
     size_t record_bytes;
     int size, channels;
     int tty;
+    int send_paths; /* all workers are local: send file paths, not bytes */
     uint64_t stored, rejected;
 } IngestRun;
 
@@ -64,6 +66,14 @@ static int feed_next(void *ctx, PoolInput *in) {
     IngestRun *r = ctx;
     if (r->next >= r->n_todo) return 0;
     size_t item = r->todo[r->next++];
+    const SourceItem *it = &r->plan->items[item];
+    if (r->send_paths && it->kind == ITEM_FILE && strlen(it->path) <= INPUT_PATH_MAX) {
+        in->tag = item;
+        in->kind = INPUT_FILE;
+        in->data = (const uint8_t *)it->path;
+        in->n = strlen(it->path);
+        return 1;
+    }
     static Payload p; /* valid until the next call, as pool.h asks */
     source_read(r->reader, item, &p);
     in->tag = item;
@@ -379,6 +389,12 @@ int cmd_ingest(int argc, char **argv) {
     Buf job = {0};
     preprocess_options_format(&o, &job);
     buf_put_u8(&job, 0);
+    /* Workers that share our file system read files themselves; remote ones get bytes. */
+    run.send_paths = pc.bind == NULL;
+    /* Results of about 4 MiB per batch: small enough to balance the load and bound the
+     * reorder window's memory, large enough that per-message costs vanish. */
+    size_t per_batch = ((size_t)4 << 20) / run.record_bytes;
+    pc.batch_items = per_batch < 8 ? 8 : per_batch > 256 ? 256 : per_batch;
     pc.job_kind = "ingest";
     pc.job_options = (const char *)job.data;
     pc.total = run.n_todo;
@@ -410,6 +426,13 @@ int cmd_ingest(int argc, char **argv) {
            now_seconds() - pool_done);
     printf("store %s: %llu records, %llu rejects%s\n", out_path, (unsigned long long)total,
            (unsigned long long)total_rejects, total_rejects ? " (see rejects.tsv)" : "");
+    struct rusage self, children;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+#define CPU_SECONDS(ru) ((double)(ru).ru_utime.tv_sec + (ru).ru_utime.tv_usec * 1e-6 + (ru).ru_stime.tv_sec + \
+                         (ru).ru_stime.tv_usec * 1e-6)
+    printf("cpu: coordinator %.2f s, local workers %.2f s\n", CPU_SECONDS(self), CPU_SECONDS(children));
+#undef CPU_SECONDS
     if (stats.workers_lost)
         printf("workers lost: %llu (their %llu batches were done by others)\n", (unsigned long long)stats.workers_lost,
                (unsigned long long)stats.batches_resent);

@@ -23,8 +23,11 @@ typedef enum {
     MSG_STOP = 7,      /* coordinator → worker: the job is over */
 } MsgType;
 
-/* Inputs: JPEG bytes, raw pixels, or an error the coordinator already knows. */
-typedef enum { INPUT_JPEG = 1, INPUT_PIXELS = 2, INPUT_ERROR = 3 } InputKind;
+/* Inputs: JPEG bytes, raw pixels, an error the coordinator already knows, or the path
+ * of a file to read (only for workers that share the coordinator's file system). */
+typedef enum { INPUT_JPEG = 1, INPUT_PIXELS = 2, INPUT_ERROR = 3, INPUT_FILE = 4 } InputKind;
+
+enum { INPUT_PATH_MAX = 4096 };
 
 typedef struct {
     uint8_t kind;

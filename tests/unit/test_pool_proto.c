@@ -330,7 +330,7 @@ static void test_bad_items_are_refused(void **state) {
     one_item_task(&b, INPUT_PIXELS, 4, 4, 3, px, 48); /* the consistent one parses */
     assert_int_equal(parse_one_task_item(&b, &it, &err), 0);
     /* Unknown item kinds. */
-    const uint8_t kinds[] = {0, INPUT_ERROR + 1, 255};
+    const uint8_t kinds[] = {0, INPUT_FILE + 1, 255};
     for (size_t i = 0; i < sizeof kinds; i++) {
         one_item_task(&b, kinds[i], 0, 0, 0, px, 3);
         assert_int_equal(parse_one_task_item(&b, &it, &err), -1);
