@@ -6,7 +6,11 @@ NATIVE  := $(shell $(CC) -march=native -E -x c /dev/null >/dev/null 2>&1 && echo
 CFLAGS  ?= -O3 -g $(NATIVE)
 # Messages are cut to their buffers on purpose (snprintf), so truncation is no warning here.
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-format-truncation -MMD -MP
-LDLIBS  := -llmdb -lzmq -lturbojpeg -lpng -larchive -lz -lopenblas -lm
+# OpenMPI's flags; `=` so a sub-make evaluates them after tools/install_deps.sh ran.
+MPI_CFLAGS = $(shell mpicc --showme:compile 2>/dev/null)
+MPI_LIBS   = $(shell mpicc --showme:link 2>/dev/null)
+CFLAGS  += $(MPI_CFLAGS)
+LDLIBS   = -llmdb -lzmq -lturbojpeg -lpng -larchive -lz -lopenblas $(MPI_LIBS) -lm
 ASAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 LIB_SRC := $(wildcard core/*.c store/*.c ingest/*.c nn/*.c train/*.c)
@@ -64,6 +68,12 @@ build-asan/tests/%: tests/unit/%.c $(ASAN_OBJ)
 
 asan: build-asan/tessera $(ASAN_UNIT)
 
+# Programs run under mpirun by the integration tests.
+MPI_TEST_BIN := $(patsubst tests/mpi/%.c,build/tests/mpi/%,$(wildcard tests/mpi/*.c))
+build/tests/mpi/%: tests/mpi/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(LIB_OBJ) -o $@ $(LDLIBS)
+
 # libFuzzer targets (clang): every parser of untrusted bytes.
 build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
@@ -71,7 +81,7 @@ build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	    $< $(FUZZ_LIB) -o $@ -lturbojpeg -lm
 
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(FD_BIN) asan $(FUZZ_BIN)
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(FD_BIN) $(MPI_TEST_BIN) asan $(FUZZ_BIN)
 	@bash tests/run_tests.sh
 
 fuzz: deps

@@ -1,0 +1,20 @@
+"""Real mpirun with several ranks: the gradient allreduce and scalar reductions the
+data-parallel trainer stands on (train/dist.c)."""
+import os
+import subprocess
+
+import pytest
+from conftest import ROOT
+
+MPIRUN_ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+                  OMPI_MCA_btl_vader_single_copy_mechanism="none", OPENBLAS_NUM_THREADS="1")
+
+
+@pytest.mark.parametrize("ranks", [1, 2, 3])
+def test_allreduce_sums_exactly_on_every_rank(ranks):
+    p = subprocess.run(["mpirun", "-np", str(ranks), "--oversubscribe", "--bind-to", "none",
+                        os.path.join(ROOT, "build/tests/mpi/mpi_allreduce")],
+                       capture_output=True, text=True, timeout=120, env=MPIRUN_ENV)
+    assert p.returncode == 0, p.stdout + p.stderr
+    lines = sorted(line for line in p.stdout.splitlines() if line.startswith("rank "))
+    assert lines == [f"rank {r}/{ranks} ok" for r in range(ranks)], p.stdout + p.stderr

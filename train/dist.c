@@ -1,0 +1,38 @@
+/* dist: MPI data parallelism (see dist.h). */
+#include "dist.h"
+
+#include <limits.h>
+#include <mpi.h>
+
+void dist_init(Dist *d, int *argc, char ***argv) {
+    int provided;
+    MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+    MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &d->size);
+}
+
+void dist_finalize(void) { MPI_Finalize(); }
+
+void dist_allreduce_sum(float *buf, size_t n) {
+    const size_t chunk = (size_t)1 << 30; /* MPI counts are ints */
+    for (size_t at = 0; at < n; at += chunk) {
+        size_t count = n - at < chunk ? n - at : chunk;
+        MPI_Allreduce(MPI_IN_PLACE, buf + at, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    }
+}
+
+double dist_sum(double v) {
+    double out;
+    MPI_Allreduce(&v, &out, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    return out;
+}
+
+double dist_max(double v) {
+    double out;
+    MPI_Allreduce(&v, &out, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    return out;
+}
+
+void dist_barrier(void) { MPI_Barrier(MPI_COMM_WORLD); }
+
+void dist_abort(int code) { MPI_Abort(MPI_COMM_WORLD, code); }

@@ -1,0 +1,24 @@
+/* dist: the MPI side of data-parallel training: one rank per core, gradients summed
+ * in place over the flat gradient buffer, scalars (loss, norms) averaged or summed.
+ * Run without mpirun, a program is one rank of one, and every call still works. */
+#ifndef TESSERA_DIST_H
+#define TESSERA_DIST_H
+
+#include <stddef.h>
+
+typedef struct {
+    int rank, size;
+} Dist;
+
+/* MPI_Init_thread (FUNNELED: only the main thread talks to MPI). */
+void dist_init(Dist *d, int *argc, char ***argv);
+void dist_finalize(void);
+/* Sums buf over ranks, in place, in chunks below MPI's int count limit. */
+void dist_allreduce_sum(float *buf, size_t n);
+double dist_sum(double v);
+double dist_max(double v);
+void dist_barrier(void);
+/* Ends every rank of the job (a rank that cannot go on must not leave the others hanging). */
+void dist_abort(int code);
+
+#endif
