@@ -100,3 +100,4 @@ clean:
 	rm -rf build build-asan build-fuzz build-f64
 
 -include $(LIB_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(NN_SRC:%.c=build-f64/%.d) build/tessera.d
+-include $(wildcard build/tests/*.d build-asan/tests/*.d build/tests/mpi/*.d)

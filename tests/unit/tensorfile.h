@@ -16,7 +16,7 @@ typedef struct {
     uint32_t dtype, ndim;
     uint64_t dims[8];
     size_t count;
-    const void *data;
+    const void *data; /* an aligned copy: in the file, data follows names of any length */
 } TfTensor;
 
 typedef struct {
@@ -68,8 +68,12 @@ static inline TensorFile *tf_load(const char *path) {
         }
         size_t elem = t->dtype == TF_F32 || t->dtype == TF_I32 ? 4 : 8;
         if (p + t->count * elem > end) tf_die("truncated data", t->name);
-        t->data = p;
-        p += t->count * elem;
+        size_t bytes = t->count * elem;
+        void *copy = aligned_alloc(16, (bytes + 15) / 16 * 16 + 16);
+        if (!copy) tf_die("out of memory", t->name);
+        memcpy(copy, p, bytes);
+        t->data = copy;
+        p += bytes;
     }
     tf->n_tensors = count;
     return tf;
@@ -100,6 +104,7 @@ static inline const int32_t *tf_i32(const TensorFile *tf, const char *name, size
 
 static inline void tf_free(TensorFile *tf) {
     if (!tf) return;
+    for (size_t i = 0; i < tf->n_tensors; i++) free((void *)tf->tensors[i].data);
     free(tf->bytes);
     free(tf);
 }

@@ -1,0 +1,256 @@
+/* gpt: forward and backward of the transformer stack (see gpt.h). */
+#include "gpt.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/rng.h"
+#include "../core/xalloc.h"
+#include "../nn/attention.h"
+#include "../nn/crossentropy.h"
+#include "../nn/embedding.h"
+#include "../nn/layernorm.h"
+#include "../nn/linear.h"
+#include "../nn/residual.h"
+
+/* ------------------------------------------------------------------ parameters */
+
+/* Per block, in this order (the PyTorch reference, tests/ref/ref_gpt.py, uses the same). */
+enum { P_LN1W, P_LN1B, P_QKVW, P_QKVB, P_PROJW, P_PROJB, P_LN2W, P_LN2B, P_FCW, P_FCB, P_FCPW, P_FCPB, P_PER_BLOCK };
+static const char *const BLOCK_NAMES[P_PER_BLOCK] = {"ln1w", "ln1b", "qkvw", "qkvb", "projw", "projb",
+                                                     "ln2w", "ln2b", "fcw",  "fcb",  "fcpw",  "fcpb"};
+/* Before the blocks: wte, wpe; after: lnfw, lnfb, lmw. */
+enum { P_WTE, P_WPE, P_HEAD = 2 };
+
+static size_t block_param(size_t layer, int which) { return P_HEAD + layer * P_PER_BLOCK + (size_t)which; }
+static size_t tail_param(const GptConfig *c, int which) { return P_HEAD + c->layers * P_PER_BLOCK + (size_t)which; }
+
+static char *name_of(const char *base, long layer) {
+    char buf[64];
+    if (layer < 0) snprintf(buf, sizeof buf, "%s", base);
+    else snprintf(buf, sizeof buf, "h%ld.%s", layer, base);
+    return xstrdup(buf);
+}
+
+void gpt_create(Gpt *g, const GptConfig *cfg) {
+    memset(g, 0, sizeof *g);
+    g->cfg = *cfg;
+    size_t C = cfg->width, L = cfg->layers, n = P_HEAD + L * P_PER_BLOCK + 3;
+    g->specs = xcalloc(n, sizeof *g->specs);
+    g->specs[P_WTE] = (ParamSpec){name_of("wte", -1), cfg->vocab_in * C, PARAM_NO_DECAY};
+    g->specs[P_WPE] = (ParamSpec){name_of("wpe", -1), cfg->max_seq * C, PARAM_NO_DECAY};
+    const size_t block_sizes[P_PER_BLOCK] = {C, C, 3 * C * C, 3 * C, C * C, C, C, C, 4 * C * C, 4 * C, 4 * C * C, C};
+    for (size_t l = 0; l < L; l++) {
+        for (int p = 0; p < P_PER_BLOCK; p++) {
+            int is_matrix = p == P_QKVW || p == P_PROJW || p == P_FCW || p == P_FCPW;
+            g->specs[block_param(l, p)] =
+                (ParamSpec){name_of(BLOCK_NAMES[p], (long)l), block_sizes[p], is_matrix ? 0 : PARAM_NO_DECAY};
+        }
+    }
+    g->specs[tail_param(cfg, 0)] = (ParamSpec){name_of("lnfw", -1), C, PARAM_NO_DECAY};
+    g->specs[tail_param(cfg, 1)] = (ParamSpec){name_of("lnfb", -1), C, PARAM_NO_DECAY};
+    g->specs[tail_param(cfg, 2)] = (ParamSpec){name_of("lmw", -1), cfg->vocab_out * C, 0};
+    param_table_init(&g->table, g->specs, n);
+    g->params = param_table_alloc(&g->table);
+    g->grads = param_table_alloc(&g->table);
+}
+
+void gpt_free(Gpt *g) {
+    for (size_t i = 0; i < g->table.n; i++) free((char *)g->specs[i].name);
+    free(g->specs);
+    param_table_free(&g->table);
+    free(g->params);
+    free(g->grads);
+    free(g->acts);
+    free(g->dacts);
+    free(g->scratch);
+    memset(g, 0, sizeof *g);
+}
+
+static scalar *param(Gpt *g, scalar *base, size_t index) { return base + g->table.offsets[index]; }
+
+void gpt_init_weights(Gpt *g, uint64_t seed) {
+    Rng r;
+    rng_seed(&r, seed);
+    const GptConfig *c = &g->cfg;
+    double residual_std = 0.02 / sqrt(2.0 * (double)c->layers);
+    for (size_t i = 0; i < g->table.n; i++) {
+        const char *name = g->specs[i].name, *dot = strchr(name, '.');
+        const char *base = dot ? dot + 1 : name;
+        scalar *p = g->params + g->table.offsets[i];
+        size_t n = g->specs[i].count;
+        int is_norm_weight = !strcmp(base, "ln1w") || !strcmp(base, "ln2w") || !strcmp(base, "lnfw");
+        int is_bias = !strcmp(base, "ln1b") || !strcmp(base, "ln2b") || !strcmp(base, "lnfb") || !strcmp(base, "qkvb") ||
+                      !strcmp(base, "projb") || !strcmp(base, "fcb") || !strcmp(base, "fcpb");
+        double std = !strcmp(base, "projw") || !strcmp(base, "fcpw") ? residual_std : 0.02;
+        for (size_t k = 0; k < n; k++)
+            p[k] = is_norm_weight ? (scalar)1 : is_bias ? (scalar)0 : (scalar)(rng_normal(&r) * std);
+    }
+}
+
+/* ------------------------------------------------------------------ activations */
+
+enum { A_LN1, A_LN1M, A_LN1R, A_QKV, A_ATT, A_ATTY, A_PROJ, A_RES1, A_LN2, A_LN2M, A_LN2R, A_FCH, A_FCG, A_FCP,
+       A_RES2, A_PER_BLOCK };
+enum { A_ENC, A_LNF, A_LNFM, A_LNFR, A_LOGITS, A_CEMAX, A_CESUM, A_GLOBAL };
+
+typedef struct {
+    size_t block[A_PER_BLOCK], global[A_GLOBAL]; /* element counts */
+    size_t per_block;
+} ActSizes;
+
+static ActSizes act_sizes(const GptConfig *c, size_t B, size_t T) {
+    size_t BT = B * T, C = c->width;
+    ActSizes s = {.block = {BT * C, BT, BT, BT * 3 * C, B * c->heads * T * T, BT * C, BT * C, BT * C, BT * C, BT, BT,
+                            BT * 4 * C, BT * 4 * C, BT * C, BT * C},
+                  .global = {BT * C, BT * C, BT, BT, BT * c->vocab_out, BT, BT}};
+    for (int i = 0; i < A_PER_BLOCK; i++) s.per_block += s.block[i];
+    return s;
+}
+
+/* Pointer to activation `which` of block `layer` in base (acts or dacts). */
+static scalar *act(const Gpt *g, scalar *base, size_t layer, int which) {
+    ActSizes s = act_sizes(&g->cfg, g->B, g->T);
+    scalar *p = base + layer * s.per_block;
+    for (int i = 0; i < which; i++) p += s.block[i];
+    return p;
+}
+
+static scalar *global_act(const Gpt *g, scalar *base, int which) {
+    ActSizes s = act_sizes(&g->cfg, g->B, g->T);
+    scalar *p = base + g->cfg.layers * s.per_block;
+    for (int i = 0; i < which; i++) p += s.global[i];
+    return p;
+}
+
+static void ensure_acts(Gpt *g, size_t B, size_t T) {
+    if (g->acts && g->B == B && g->T == T) return;
+    ActSizes s = act_sizes(&g->cfg, B, T);
+    size_t total = g->cfg.layers * s.per_block;
+    for (int i = 0; i < A_GLOBAL; i++) total += s.global[i];
+    free(g->acts);
+    free(g->dacts);
+    free(g->scratch);
+    g->acts = xmalloc(total * sizeof *g->acts);
+    g->dacts = xmalloc(total * sizeof *g->dacts);
+    g->scratch = xmalloc(T * T * sizeof *g->scratch);
+    g->acts_total = total;
+    g->B = B;
+    g->T = T;
+}
+
+/* ------------------------------------------------------------------ forward */
+
+scalar gpt_forward(Gpt *g, const int32_t *inputs, const int32_t *targets, const uint8_t *mask, int mask_per_sample,
+                   size_t B, size_t T) {
+    const GptConfig *c = &g->cfg;
+    if (T > c->max_seq) {
+        fprintf(stderr, "tessera: internal error: sequence of %zu tokens, the model holds %zu\n", T, c->max_seq);
+        abort();
+    }
+    ensure_acts(g, B, T);
+    g->inputs = inputs;
+    g->targets = targets;
+    g->mask = mask;
+    g->mask_per_sample = mask_per_sample;
+    size_t BT = B * T, C = c->width, NH = c->heads;
+    scalar *P = g->params, *A = g->acts;
+
+    scalar *x = global_act(g, A, A_ENC);
+    embedding_forward(x, inputs, param(g, P, P_WTE), BT, c->vocab_in, C);
+    const scalar *wpe = param(g, P, P_WPE);
+    for (size_t b = 0; b < B; b++)
+        for (size_t t = 0; t < T; t++)
+            for (size_t i = 0; i < C; i++) x[(b * T + t) * C + i] += wpe[t * C + i];
+
+    for (size_t l = 0; l < c->layers; l++) {
+        scalar *w[P_PER_BLOCK];
+        for (int p = 0; p < P_PER_BLOCK; p++) w[p] = param(g, P, block_param(l, p));
+        scalar *ln1 = act(g, A, l, A_LN1), *qkv = act(g, A, l, A_QKV), *atty = act(g, A, l, A_ATTY);
+        scalar *proj = act(g, A, l, A_PROJ), *res1 = act(g, A, l, A_RES1), *ln2 = act(g, A, l, A_LN2);
+        scalar *fch = act(g, A, l, A_FCH), *fcg = act(g, A, l, A_FCG), *fcp = act(g, A, l, A_FCP);
+        scalar *res2 = act(g, A, l, A_RES2);
+        layernorm_forward(ln1, act(g, A, l, A_LN1M), act(g, A, l, A_LN1R), x, w[P_LN1W], w[P_LN1B], BT, C);
+        linear_forward(qkv, ln1, w[P_QKVW], w[P_QKVB], BT, C, 3 * C);
+        attention_forward(atty, act(g, A, l, A_ATT), qkv, mask, mask_per_sample, B, T, C, NH);
+        linear_forward(proj, atty, w[P_PROJW], w[P_PROJB], BT, C, C);
+        residual_forward(res1, x, proj, BT * C);
+        layernorm_forward(ln2, act(g, A, l, A_LN2M), act(g, A, l, A_LN2R), res1, w[P_LN2W], w[P_LN2B], BT, C);
+        linear_forward(fch, ln2, w[P_FCW], w[P_FCB], BT, C, 4 * C);
+        gelu_forward(fcg, fch, BT * 4 * C, c->gelu);
+        linear_forward(fcp, fcg, w[P_FCPW], w[P_FCPB], BT, 4 * C, C);
+        residual_forward(res2, res1, fcp, BT * C);
+        x = res2;
+    }
+    scalar *lnf = global_act(g, A, A_LNF), *logits = global_act(g, A, A_LOGITS);
+    layernorm_forward(lnf, global_act(g, A, A_LNFM), global_act(g, A, A_LNFR), x, param(g, P, tail_param(c, 0)),
+                      param(g, P, tail_param(c, 1)), BT, C);
+    linear_forward(logits, lnf, param(g, P, tail_param(c, 2)), NULL, BT, C, c->vocab_out);
+    g->loss = 0;
+    if (targets)
+        g->loss = crossentropy_forward(NULL, global_act(g, A, A_CEMAX), global_act(g, A, A_CESUM), logits, targets, NULL,
+                                       -1, BT, c->vocab_out);
+    return g->loss;
+}
+
+const scalar *gpt_logits(const Gpt *g) { return global_act(g, g->acts, A_LOGITS); }
+
+/* ------------------------------------------------------------------ backward */
+
+void gpt_zero_grad(Gpt *g) { memset(g->grads, 0, g->table.total * sizeof *g->grads); }
+
+void gpt_backward(Gpt *g) {
+    const GptConfig *c = &g->cfg;
+    size_t B = g->B, T = g->T, BT = B * T, C = c->width, NH = c->heads;
+    scalar *P = g->params, *G = g->grads, *A = g->acts, *D = g->dacts;
+    memset(D, 0, g->acts_total * sizeof *D);
+
+    scalar *logits = global_act(g, A, A_LOGITS), *dlogits = global_act(g, D, A_LOGITS);
+    crossentropy_backward(dlogits, 1, logits, global_act(g, A, A_CEMAX), global_act(g, A, A_CESUM), g->targets, NULL,
+                          -1, BT, c->vocab_out);
+    scalar *lnf = global_act(g, A, A_LNF), *dlnf = global_act(g, D, A_LNF);
+    linear_backward(dlnf, param(g, G, tail_param(c, 2)), NULL, dlogits, lnf, param(g, P, tail_param(c, 2)), BT, C,
+                    c->vocab_out);
+    size_t L = c->layers;
+    scalar *x = L ? act(g, A, L - 1, A_RES2) : global_act(g, A, A_ENC);
+    scalar *dx = L ? act(g, D, L - 1, A_RES2) : global_act(g, D, A_ENC);
+    layernorm_backward(dx, param(g, G, tail_param(c, 0)), param(g, G, tail_param(c, 1)), dlnf, x,
+                       param(g, P, tail_param(c, 0)), global_act(g, A, A_LNFM), global_act(g, A, A_LNFR), BT, C);
+
+    for (size_t l = L; l-- > 0;) {
+        scalar *w[P_PER_BLOCK], *dw[P_PER_BLOCK];
+        for (int p = 0; p < P_PER_BLOCK; p++) {
+            w[p] = param(g, P, block_param(l, p));
+            dw[p] = param(g, G, block_param(l, p));
+        }
+        scalar *x_in = l ? act(g, A, l - 1, A_RES2) : global_act(g, A, A_ENC);
+        scalar *dx_in = l ? act(g, D, l - 1, A_RES2) : global_act(g, D, A_ENC);
+        scalar *dres2 = act(g, D, l, A_RES2), *res1 = act(g, A, l, A_RES1), *dres1 = act(g, D, l, A_RES1);
+        scalar *fch = act(g, A, l, A_FCH), *fcg = act(g, A, l, A_FCG), *ln2 = act(g, A, l, A_LN2);
+        scalar *dfch = act(g, D, l, A_FCH), *dfcg = act(g, D, l, A_FCG), *dfcp = act(g, D, l, A_FCP);
+        scalar *dln2 = act(g, D, l, A_LN2), *atty = act(g, A, l, A_ATTY), *datty = act(g, D, l, A_ATTY);
+        scalar *dproj = act(g, D, l, A_PROJ), *qkv = act(g, A, l, A_QKV), *dqkv = act(g, D, l, A_QKV);
+        scalar *ln1 = act(g, A, l, A_LN1), *dln1 = act(g, D, l, A_LN1);
+
+        residual_backward(dres1, dfcp, dres2, BT * C);
+        linear_backward(dfcg, dw[P_FCPW], dw[P_FCPB], dfcp, fcg, w[P_FCPW], BT, 4 * C, C);
+        gelu_backward(dfch, dfcg, fch, BT * 4 * C, c->gelu);
+        linear_backward(dln2, dw[P_FCW], dw[P_FCB], dfch, ln2, w[P_FCW], BT, C, 4 * C);
+        layernorm_backward(dres1, dw[P_LN2W], dw[P_LN2B], dln2, res1, w[P_LN2W], act(g, A, l, A_LN2M),
+                           act(g, A, l, A_LN2R), BT, C);
+        residual_backward(dx_in, dproj, dres1, BT * C);
+        linear_backward(datty, dw[P_PROJW], dw[P_PROJB], dproj, atty, w[P_PROJW], BT, C, C);
+        attention_backward(dqkv, g->scratch, datty, qkv, act(g, A, l, A_ATT), B, T, C, NH);
+        linear_backward(dln1, dw[P_QKVW], dw[P_QKVB], dqkv, ln1, w[P_QKVW], BT, C, 3 * C);
+        layernorm_backward(dx_in, dw[P_LN1W], dw[P_LN1B], dln1, x_in, w[P_LN1W], act(g, A, l, A_LN1M),
+                           act(g, A, l, A_LN1R), BT, C);
+    }
+    scalar *denc = global_act(g, D, A_ENC);
+    embedding_backward(param(g, G, P_WTE), denc, g->inputs, BT, c->vocab_in, C);
+    scalar *dwpe = param(g, G, P_WPE);
+    for (size_t b = 0; b < B; b++)
+        for (size_t t = 0; t < T; t++)
+            for (size_t i = 0; i < C; i++) dwpe[t * C + i] += denc[(b * T + t) * C + i];
+}
