@@ -1,0 +1,23 @@
+/* gelu: x·Φ(x), elementwise. Two forms, chosen by argument because checkpoints differ:
+ * GELU_ERF is the exact form (torch.nn.GELU(), the default), GELU_TANH the tanh
+ * approximation (torch.nn.GELU(approximate='tanh'), GPT-2 and many ViT ports). */
+#ifndef TESSERA_GELU_H
+#define TESSERA_GELU_H
+
+#include <stddef.h>
+
+#include "scalar.h"
+
+typedef enum { GELU_ERF = 0, GELU_TANH = 1 } GeluKind;
+
+void gelu_forward(scalar *out,       // (n)
+                  const scalar *in,  // (n)
+                  size_t n, GeluKind kind);
+
+/* din += gelu'(in) * dout */
+void gelu_backward(scalar *din,        // (n)
+                   const scalar *dout, // (n)
+                   const scalar *in,   // (n)
+                   size_t n, GeluKind kind);
+
+#endif

@@ -1,0 +1,226 @@
+"""PyTorch references for the dense layers of nn/ (linear, embedding, layernorm, gelu,
+silu, crossentropy, dropout, residual, attention, qknorm), read by
+tests/unit/test_nn_dense.c.
+
+    /usr/bin/python3 tests/ref/ref_dense.py OUTDIR    -> OUTDIR/dense_<layer>.tsr
+
+Every layer runs on seeded float32 inputs of small, odd shapes. Its scalar test loss is
+sum(out * R) with a fixed random R, so every output element reaches the gradients; each
+file holds the inputs, weights, R, the output and every gradient.
+
+The inputs are float32 values; the layer itself runs in float64 on them and its results
+are rounded to float32 once, when saved. So a fixture holds the exact answer for its
+inputs, and the C tests measure the float layers' own error, not the sum of theirs and
+torch's float32 rounding (torch's float32 tanh-GELU gradient, for one, is 0 where the
+true value is 2e-6 near x = -5). The attention has one
+file per mask kind: none, causal, shared (T,T) random, per-sample (B,T,T) random with a
+query that sees no key, and causal with QK-norm.
+"""
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import tensorfile
+
+torch.set_num_threads(1)
+
+
+def save(path, tensors):
+    """Writes float results as float32 (see the module comment), everything else as is."""
+    tensorfile.save(path, {k: v.detach().float() if torch.is_tensor(v) and v.is_floating_point() else v
+                           for k, v in tensors.items()})
+
+
+N, C, OC, V = 7, 13, 11, 11           # rows, channels, output channels, vocabulary
+B, T, NH, HS = 2, 5, 3, 4             # attention: batch, tokens, heads, head size
+IGNORE = -100
+
+
+def f32(t):
+    """float32 values, held in float64 for the computation."""
+    return t.float().double()
+
+
+def randn(*shape, scale=1.0):
+    return f32(torch.randn(*shape) * scale).requires_grad_()
+
+
+def grads_of(out):
+    """Backprops sum(out * R) for a fixed random R; returns R."""
+    R = f32(torch.randn(out.shape))
+    (out * R).sum().backward()
+    return R
+
+
+def linear(outdir):
+    x, w, b = randn(N, C), randn(OC, C, scale=0.3), randn(OC)
+    out = F.linear(x, w, b)
+    R = grads_of(out)
+    save(f"{outdir}/dense_linear.tsr", {"in": x, "weight": w, "bias": b, "R": R, "out": out,
+                                         "out_nobias": F.linear(x, w).detach(), "din": x.grad, "dweight": w.grad,
+                                         "dbias": b.grad})
+
+
+def embedding(outdir):
+    table = randn(V, C)
+    ids = torch.tensor([3, 0, 10, 3, 7, 3, 0], dtype=torch.int64)  # repeats: the scatter must add
+    out = F.embedding(ids, table)
+    R = grads_of(out)
+    save(f"{outdir}/dense_embedding.tsr", {"ids": ids.int(), "table": table, "R": R, "out": out,
+                                            "dtable": table.grad})
+
+
+def layernorm(outdir):
+    x = f32(torch.randn(N, C) * 3 + 2).requires_grad_()  # an offset and a scale to normalise away
+    w, b = randn(C), randn(C)
+    out = F.layer_norm(x, (C,), w, b, eps=1e-5)
+    xd = x.detach()
+    mean = xd.mean(-1)
+    rstd = 1 / torch.sqrt(xd.var(-1, unbiased=False) + 1e-5)
+    R = grads_of(out)
+    save(f"{outdir}/dense_layernorm.tsr", {"in": x, "weight": w, "bias": b, "R": R, "out": out,
+                                            "mean": mean, "rstd": rstd, "din": x.grad,
+                                            "dweight": w.grad, "dbias": b.grad})
+
+
+def extreme_inputs():
+    """(N,C) values around 0 at scale 3, with the first row at the saturated tails."""
+    x = torch.randn(N, C) * 3
+    x[0] = torch.tensor([-200, -30, -12, -6, -3, -1e-3, 0, 1e-3, 3, 6, 12, 30, 200])
+    return f32(x)
+
+
+def activations(outdir):
+    x = extreme_inputs()
+    tensors = {"in": x}
+    for name, fn in [("erf", lambda t: F.gelu(t)), ("tanh", lambda t: F.gelu(t, approximate="tanh"))]:
+        xi = x.clone().requires_grad_()
+        out = fn(xi)
+        R = grads_of(out)
+        tensors.update({f"R_{name}": R, f"out_{name}": out, f"din_{name}": xi.grad})
+    save(f"{outdir}/dense_gelu.tsr", tensors)
+    xi = x.clone().requires_grad_()
+    out = F.silu(xi)
+    R = grads_of(out)
+    save(f"{outdir}/dense_silu.tsr", {"in": x, "R": R, "out": out, "din": xi.grad})
+
+
+def crossentropy(outdir):
+    logits = torch.randn(N, V) * 2
+    logits[1] += 1000  # stability: exp without the max shift would overflow float
+    logits = f32(logits)
+    targets = torch.randint(0, V, (N,))
+    targets[2] = targets[5] = IGNORE
+    weights = f32(torch.rand(N) + 0.25)
+    dloss = float(np.float32(0.7))  # the scalar "R" of a scalar output, as the C test holds it
+    tensors = {"logits": logits, "targets": targets.int(), "weights": weights,
+               "ignore": torch.tensor([IGNORE], dtype=torch.int32), "dloss": torch.tensor([dloss], dtype=torch.float32)}
+    for name, w in [("weighted", weights), ("unweighted", torch.ones(N, dtype=torch.float64))]:
+        z = logits.clone().requires_grad_()
+        nll = F.cross_entropy(z, targets, reduction="none", ignore_index=IGNORE)
+        keep = (targets != IGNORE).double()
+        loss = (w * nll).sum() / (w * keep).sum()
+        (loss * dloss).backward()
+        tensors.update({f"loss_{name}": loss.reshape(1), f"dlogits_{name}": z.grad, "losses": nll})
+    # torch's own mean reduction agrees with the unweighted form
+    ref = F.cross_entropy(logits, targets, ignore_index=IGNORE)
+    assert torch.allclose(ref, tensors["loss_unweighted"][0])
+    save(f"{outdir}/dense_crossentropy.tsr", tensors)
+
+
+# Dropout's mask is the counter-based hash of nn/dropout.h, reproduced here.
+M64 = (1 << 64) - 1
+
+
+def mix64(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+def dropout_mask(seed, first_index, n, p):
+    key = mix64(seed)
+    p = float(np.float32(p))
+    keep = [((mix64((key + (first_index + i + 1) * 0x9E3779B97F4A7C15) & M64) >> 11) * 2.0 ** -53) >= p
+            for i in range(n)]
+    return torch.tensor(keep, dtype=torch.float64)
+
+
+def dropout(outdir):
+    p, seed, first_index = 0.3, 1234, 5
+    x = randn(N, C)
+    mask = dropout_mask(seed, first_index, N * C, p).reshape(N, C)
+    out = x * mask / (1 - float(np.float32(p)))  # p as the C code holds it, a float
+    R = grads_of(out)
+    save(f"{outdir}/dense_dropout.tsr", {"in": x, "p": torch.tensor([p], dtype=torch.float32),
+                                          "seed": torch.tensor([seed]), "first_index": torch.tensor([first_index]),
+                                          "mask": mask, "R": R, "out": out, "din": x.grad})
+
+
+def residual(outdir):
+    a, b = randn(N, C), randn(N, C)
+    out = a + b
+    R = grads_of(out)
+    save(f"{outdir}/dense_residual.tsr", {"a": a, "b": b, "R": R, "out": out, "da": a.grad, "db": b.grad})
+
+
+def attention_ref(qkv, mask, qk_norm=False):
+    """qkv (B,T,3C); mask None or bool broadcastable to (B,1,T,T). Returns out (B,T,C), att."""
+    Cm = NH * HS
+    q, k, v = qkv.split(Cm, dim=2)
+    q, k, v = (t.reshape(B, T, NH, HS).transpose(1, 2) for t in (q, k, v))
+    if qk_norm:
+        q, k = F.layer_norm(q, (HS,), eps=1e-5), F.layer_norm(k, (HS,), eps=1e-5)
+    s = (q @ k.transpose(-2, -1)) / HS ** 0.5
+    if mask is None:
+        att = torch.softmax(s, dim=-1)
+    else:
+        any_key = mask.any(-1, keepdim=True)
+        # a query with no key gets probabilities 0: softmax over a harmless row, times 0
+        s = s.masked_fill(~mask, float("-inf")).masked_fill(~any_key, 0.0)
+        att = torch.softmax(s, dim=-1) * any_key
+    out = (att @ v).transpose(1, 2).reshape(B, T, Cm)
+    return out, att
+
+
+def attention(outdir):
+    causal = torch.tril(torch.ones(T, T, dtype=torch.bool))
+    shared = torch.rand(T, T) < 0.6
+    shared[torch.arange(T), torch.randint(0, T, (T,))] = True  # every query sees some key
+    per_sample = torch.rand(B, T, T) < 0.5
+    per_sample[1, 2, :] = False  # a query that sees nothing
+    per_sample[0, 0, :] = False
+    per_sample[0, 4, :] = True
+    cases = [("none", None, False), ("causal", causal, False), ("shared", shared, False),
+             ("per_sample", per_sample, False), ("qknorm", causal, True)]
+    for name, mask, qk_norm in cases:
+        qkv = randn(B, T, 3 * NH * HS, scale=1.5)
+        m = None if mask is None else (mask if mask.dim() == 3 else mask.expand(B, T, T)).unsqueeze(1)
+        out, att = attention_ref(qkv, m, qk_norm)
+        R = grads_of(out)
+        tensors = {"qkv": qkv, "R": R, "out": out, "att": att, "dqkv": qkv.grad}
+        if mask is not None:
+            tensors["mask"] = mask.to(torch.int32)
+        tensors["per_sample"] = torch.tensor([int(mask is not None and mask.dim() == 3)], dtype=torch.int32)
+        if qk_norm:
+            Cm = NH * HS
+            x = qkv.detach()
+            qk = x[:, :, :2 * Cm].reshape(B, T, 2 * NH, HS)
+            normed = torch.cat([F.layer_norm(qk, (HS,), eps=1e-5).reshape(B, T, 2 * Cm), x[:, :, 2 * Cm:]], -1)
+            tensors["qkv_normed"] = normed
+        save(f"{outdir}/dense_attention_{name}.tsr", tensors)
+
+
+def main():
+    outdir = sys.argv[1] if len(sys.argv) > 1 else "tests/out/ref"
+    os.makedirs(outdir, exist_ok=True)
+    torch.manual_seed(20240601)
+    for make in (linear, embedding, layernorm, activations, crossentropy, dropout, residual, attention):
+        make(outdir)
+
+
+if __name__ == "__main__":
+    main()

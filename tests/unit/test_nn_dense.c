@@ -1,0 +1,427 @@
+/* test_nn_dense: the dense layers of nn/ against PyTorch (tests/ref/ref_dense.py).
+ *
+ * Each fixture holds a layer's float32 inputs, a random R, and the output and gradients
+ * of sum(out * R) computed in float64 and rounded to float32 (the exact answer for those
+ * inputs). The layers run forward, then backward from dout = R, in float. The error of an
+ * element is |got - want| / max(|want|, 0.1 · max|want over the tensor|); outputs must
+ * agree to 1e-5 and gradients to 1e-4. The floor means an element that cancels to near 0
+ * may be off by 1e-6 (outputs) or 1e-5 (gradients) of its tensor's largest element, i.e.
+ * by some 8 or 80 float ulps there; every larger element is held to the relative bound.
+ * With a floor of 0.01 instead, the attention gradient exceeded 1e-4 on 1 of 100 random
+ * fixtures: where a softmax is nearly one-hot its backward subtracts nearly equal numbers,
+ * and torch's own float32 misses by the same amount there. The errors are printed.
+ *
+ * Beyond the fixtures: every backward accumulates (a second call doubles the gradient)
+ * and skips gradients passed as NULL; dropout's mask is the documented hash of (seed,
+ * index) and does not depend on how a tensor is split; cross-entropy over only ignored
+ * targets is 0 (torch: NaN); a query that may attend to no key has output 0 and gradient
+ * 0; attention scores far beyond exp's range give a finite softmax. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../nn/attention.h"
+#include "../../nn/crossentropy.h"
+#include "../../nn/dropout.h"
+#include "../../nn/embedding.h"
+#include "../../nn/gelu.h"
+#include "../../nn/layernorm.h"
+#include "../../nn/linear.h"
+#include "../../nn/qknorm.h"
+#include "../../nn/residual.h"
+#include "../../nn/silu.h"
+#include "tensorfile.h"
+
+#define TOL_OUT 1e-5
+#define TOL_GRAD 1e-4
+#define REL_FLOOR 0.1    /* of the largest |value| in the tensor (header comment) */
+#define TOL_DOUBLED 1e-5 /* an overwrite instead of += is off by 0.5 */
+
+/* A loaded fixture and every buffer a test takes from it, freed together. Tensors are
+ * copied out of the file because tensorfile.h points into it unaligned (names have any
+ * length), and reading a float through such a pointer is undefined behaviour. */
+typedef struct {
+    TensorFile *tf;
+    void *bufs[64];
+    size_t n_bufs;
+} Fixture;
+
+static Fixture *fx_load(const char *name) {
+    const char *dir = getenv("TESSERA_REF");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "tests/out/ref", name);
+    Fixture *fx = calloc(1, sizeof *fx);
+    assert_non_null(fx);
+    fx->tf = tf_load(path);
+    return fx;
+}
+
+static void *fx_keep(Fixture *fx, void *p) {
+    assert_non_null(p);
+    assert_true(fx->n_bufs < sizeof fx->bufs / sizeof fx->bufs[0]);
+    return fx->bufs[fx->n_bufs++] = p;
+}
+
+static float *fx_zeros(Fixture *fx, size_t n) {
+    return fx_keep(fx, calloc(n ? n : 1, sizeof(float)));
+}
+
+static float *fx_copy(Fixture *fx, const float *src, size_t n) {
+    return memcpy(fx_zeros(fx, n), src, n * sizeof(float));
+}
+
+/* An aligned copy of a tensor, checked for dtype and element count. */
+static float *fx_f32(Fixture *fx, const char *name, size_t n) {
+    return memcpy(fx_zeros(fx, n), tf_get(fx->tf, name, TF_F32, n)->data, n * sizeof(float));
+}
+
+static int32_t *fx_i32(Fixture *fx, const char *name, size_t n) {
+    return memcpy(fx_keep(fx, calloc(n ? n : 1, sizeof(int32_t))), tf_get(fx->tf, name, TF_I32, n)->data,
+                  n * sizeof(int32_t));
+}
+
+static int64_t fx_i64_scalar(Fixture *fx, const char *name) {
+    int64_t v;
+    memcpy(&v, tf_get(fx->tf, name, TF_I64, 1)->data, sizeof v);
+    return v;
+}
+
+static void fx_free(Fixture *fx) {
+    for (size_t i = 0; i < fx->n_bufs; i++) free(fx->bufs[i]);
+    tf_free(fx->tf);
+    free(fx);
+}
+
+/* The relative error of the header comment. */
+static double rel_error(const float *got, const float *want, size_t n) {
+    double max = 0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs(want[i]) > max) max = fabs(want[i]);
+    return max_rel_error(got, want, n, max > 0 ? REL_FLOOR * max : 1e-30);
+}
+
+/* Compares with the reference tensor `name`; prints the error and fails above tol. */
+static void check(Fixture *fx, const char *layer, const float *got, const char *name, size_t n, double tol) {
+    const float *want = fx_f32(fx, name, n);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(got[i])) fail_msg("%s %s: [%zu] is %g", layer, name, i, got[i]);
+    double err = rel_error(got, want, n);
+    printf("  %-22s %-18s max rel error %.2e (tol %.0e)\n", layer, name, err, tol);
+    if (err > tol) fail_msg("%s %s: max relative error %g > %g", layer, name, err, tol);
+}
+
+/* After a second backward call from the same state every gradient has doubled: backward
+ * adds into its gradients rather than overwriting them. Not bit for bit, since a gradient
+ * that sums several terms adds them one by one onto what is there. */
+static void check_doubled(Fixture *fx, const char *what, const float *twice, const float *once, size_t n) {
+    float *want = fx_zeros(fx, n);
+    for (size_t i = 0; i < n; i++) want[i] = 2 * once[i];
+    double err = rel_error(twice, want, n);
+    if (err > TOL_DOUBLED) fail_msg("%s does not accumulate: relative error %g from twice the first call", what, err);
+}
+
+static void test_linear(void **state) {
+    Fixture *fx = fx_load("dense_linear.tsr");
+    const size_t N = 7, C = 13, OC = 11;
+    const float *in = fx_f32(fx, "in", N * C), *w = fx_f32(fx, "weight", OC * C), *b = fx_f32(fx, "bias", OC);
+    const float *R = fx_f32(fx, "R", N * OC);
+    float *out = fx_zeros(fx, N * OC), *din = fx_zeros(fx, N * C), *dw = fx_zeros(fx, OC * C), *db = fx_zeros(fx, OC);
+    for (size_t i = 0; i < N * OC; i++) out[i] = NAN; /* forward must overwrite */
+    linear_forward(out, in, w, b, N, C, OC);
+    check(fx, "linear", out, "out", N * OC, TOL_OUT);
+    linear_forward(out, in, w, NULL, N, C, OC);
+    check(fx, "linear", out, "out_nobias", N * OC, TOL_OUT);
+    linear_backward(din, dw, db, R, in, w, N, C, OC);
+    check(fx, "linear", din, "din", N * C, TOL_GRAD);
+    check(fx, "linear", dw, "dweight", OC * C, TOL_GRAD);
+    check(fx, "linear", db, "dbias", OC, TOL_GRAD);
+    float *din1 = fx_copy(fx, din, N * C), *dw1 = fx_copy(fx, dw, OC * C), *db1 = fx_copy(fx, db, OC);
+    linear_backward(din, dw, db, R, in, w, N, C, OC);
+    check_doubled(fx, "linear din", din, din1, N * C);
+    check_doubled(fx, "linear dweight", dw, dw1, OC * C);
+    check_doubled(fx, "linear dbias", db, db1, OC);
+    /* gradients passed as NULL are skipped; the others are the same */
+    linear_backward(NULL, dw1, NULL, R, in, w, N, C, OC);
+    assert_memory_equal(dw1, dw, OC * C * sizeof *dw);
+    fx_free(fx);
+}
+
+static void test_embedding(void **state) {
+    Fixture *fx = fx_load("dense_embedding.tsr");
+    const size_t N = 7, V = 11, C = 13;
+    const int32_t *ids = fx_i32(fx, "ids", N);
+    const float *table = fx_f32(fx, "table", V * C), *R = fx_f32(fx, "R", N * C);
+    float *out = fx_zeros(fx, N * C), *dtable = fx_zeros(fx, V * C);
+    embedding_forward(out, ids, table, N, V, C);
+    check(fx, "embedding", out, "out", N * C, TOL_OUT);
+    embedding_backward(dtable, R, ids, N, V, C);
+    check(fx, "embedding", dtable, "dtable", V * C, TOL_GRAD);
+    float *once = fx_copy(fx, dtable, V * C);
+    embedding_backward(dtable, R, ids, N, V, C);
+    check_doubled(fx, "embedding dtable", dtable, once, V * C);
+    fx_free(fx);
+}
+
+static void test_layernorm(void **state) {
+    Fixture *fx = fx_load("dense_layernorm.tsr");
+    const size_t N = 7, C = 13;
+    const float *in = fx_f32(fx, "in", N * C), *w = fx_f32(fx, "weight", C), *b = fx_f32(fx, "bias", C);
+    const float *R = fx_f32(fx, "R", N * C);
+    float *out = fx_zeros(fx, N * C), *mean = fx_zeros(fx, N), *rstd = fx_zeros(fx, N);
+    float *din = fx_zeros(fx, N * C), *dw = fx_zeros(fx, C), *db = fx_zeros(fx, C);
+    layernorm_forward(out, mean, rstd, in, w, b, N, C);
+    check(fx, "layernorm", out, "out", N * C, TOL_OUT);
+    check(fx, "layernorm", mean, "mean", N, TOL_OUT);
+    check(fx, "layernorm", rstd, "rstd", N, TOL_OUT);
+    layernorm_backward(din, dw, db, R, in, w, mean, rstd, N, C);
+    check(fx, "layernorm", din, "din", N * C, TOL_GRAD);
+    check(fx, "layernorm", dw, "dweight", C, TOL_GRAD);
+    check(fx, "layernorm", db, "dbias", C, TOL_GRAD);
+    float *din1 = fx_copy(fx, din, N * C), *dw1 = fx_copy(fx, dw, C), *db1 = fx_copy(fx, db, C);
+    layernorm_backward(din, dw, db, R, in, w, mean, rstd, N, C);
+    check_doubled(fx, "layernorm din", din, din1, N * C);
+    check_doubled(fx, "layernorm dweight", dw, dw1, C);
+    check_doubled(fx, "layernorm dbias", db, db1, C);
+    fx_free(fx);
+}
+
+static void test_gelu(void **state) {
+    Fixture *fx = fx_load("dense_gelu.tsr");
+    const size_t n = 7 * 13;
+    const float *in = fx_f32(fx, "in", n);
+    const struct { GeluKind kind; const char *layer, *R, *out, *din; } forms[] = {
+        {GELU_ERF, "gelu (erf)", "R_erf", "out_erf", "din_erf"},
+        {GELU_TANH, "gelu (tanh)", "R_tanh", "out_tanh", "din_tanh"},
+    };
+    for (size_t f = 0; f < 2; f++) {
+        float *out = fx_zeros(fx, n), *din = fx_zeros(fx, n);
+        const float *R = fx_f32(fx, forms[f].R, n);
+        gelu_forward(out, in, n, forms[f].kind);
+        check(fx, forms[f].layer, out, forms[f].out, n, TOL_OUT);
+        gelu_backward(din, R, in, n, forms[f].kind);
+        check(fx, forms[f].layer, din, forms[f].din, n, TOL_GRAD);
+        float *once = fx_copy(fx, din, n);
+        gelu_backward(din, R, in, n, forms[f].kind);
+        check_doubled(fx, forms[f].layer, din, once, n);
+    }
+    fx_free(fx);
+}
+
+static void test_silu(void **state) {
+    Fixture *fx = fx_load("dense_silu.tsr");
+    const size_t n = 7 * 13;
+    const float *in = fx_f32(fx, "in", n), *R = fx_f32(fx, "R", n);
+    float *out = fx_zeros(fx, n), *din = fx_zeros(fx, n);
+    silu_forward(out, in, n);
+    check(fx, "silu", out, "out", n, TOL_OUT);
+    silu_backward(din, R, in, n);
+    check(fx, "silu", din, "din", n, TOL_GRAD);
+    float *once = fx_copy(fx, din, n);
+    silu_backward(din, R, in, n);
+    check_doubled(fx, "silu din", din, once, n);
+    fx_free(fx);
+}
+
+static void test_crossentropy(void **state) {
+    Fixture *fx = fx_load("dense_crossentropy.tsr");
+    const size_t N = 7, V = 11;
+    const float *logits = fx_f32(fx, "logits", N * V), *weights = fx_f32(fx, "weights", N);
+    const int32_t *targets = fx_i32(fx, "targets", N), ignore = fx_i32(fx, "ignore", 1)[0];
+    const float dloss = fx_f32(fx, "dloss", 1)[0];
+    float *losses = fx_zeros(fx, N), *row_max = fx_zeros(fx, N), *row_logsum = fx_zeros(fx, N);
+    const struct { const float *w; const char *layer, *loss, *dlogits; } cases[] = {
+        {weights, "crossentropy (wts)", "loss_weighted", "dlogits_weighted"},
+        {NULL, "crossentropy (no wts)", "loss_unweighted", "dlogits_unweighted"},
+    };
+    for (size_t c = 0; c < 2; c++) {
+        float *dlogits = fx_zeros(fx, N * V);
+        float loss = crossentropy_forward(losses, row_max, row_logsum, logits, targets, cases[c].w, ignore, N, V);
+        check(fx, cases[c].layer, &loss, cases[c].loss, 1, TOL_OUT);
+        check(fx, cases[c].layer, losses, "losses", N, TOL_OUT);
+        crossentropy_backward(dlogits, dloss, logits, row_max, row_logsum, targets, cases[c].w, ignore, N, V);
+        check(fx, cases[c].layer, dlogits, cases[c].dlogits, N * V, TOL_GRAD);
+        float *once = fx_copy(fx, dlogits, N * V);
+        crossentropy_backward(dlogits, dloss, logits, row_max, row_logsum, targets, cases[c].w, ignore, N, V);
+        check_doubled(fx, cases[c].layer, dlogits, once, N * V);
+    }
+    /* every target ignored: loss 0 and no gradient, where torch's mean gives NaN */
+    int32_t none[7];
+    for (size_t i = 0; i < N; i++) none[i] = ignore;
+    float *dlogits = fx_zeros(fx, N * V);
+    assert_true(crossentropy_forward(losses, row_max, row_logsum, logits, none, weights, ignore, N, V) == 0);
+    crossentropy_backward(dlogits, 1, logits, row_max, row_logsum, none, weights, ignore, N, V);
+    for (size_t i = 0; i < N * V; i++) assert_true(dlogits[i] == 0);
+    fx_free(fx);
+}
+
+static void test_dropout(void **state) {
+    Fixture *fx = fx_load("dense_dropout.tsr");
+    const size_t n = 7 * 13;
+    const float *in = fx_f32(fx, "in", n), *R = fx_f32(fx, "R", n), *mask = fx_f32(fx, "mask", n);
+    const float p = fx_f32(fx, "p", 1)[0];
+    const uint64_t seed = (uint64_t)fx_i64_scalar(fx, "seed"), first = (uint64_t)fx_i64_scalar(fx, "first_index");
+    /* the mask is the hash documented in dropout.h, bit for bit as numpy computes it */
+    for (size_t i = 0; i < n; i++) assert_int_equal(dropout_keeps(seed, first + i, p), mask[i] != 0);
+    float *out = fx_zeros(fx, n), *din = fx_zeros(fx, n);
+    dropout_forward(out, in, n, p, seed, first, 1);
+    check(fx, "dropout", out, "out", n, TOL_OUT);
+    dropout_backward(din, R, n, p, seed, first, 1);
+    check(fx, "dropout", din, "din", n, TOL_GRAD);
+    float *once = fx_copy(fx, din, n);
+    dropout_backward(din, R, n, p, seed, first, 1);
+    check_doubled(fx, "dropout din", din, once, n);
+    /* split in two calls at an odd point (two threads, two ranks): the same result */
+    float *split = fx_zeros(fx, n);
+    dropout_forward(split, in, 40, p, seed, first, 1);
+    dropout_forward(split + 40, in + 40, n - 40, p, seed, first + 40, 1);
+    assert_memory_equal(split, out, n * sizeof *out);
+    /* evaluation, p = 0: identity; p = 1: all dropped */
+    dropout_forward(split, in, n, p, seed, first, 0);
+    assert_memory_equal(split, in, n * sizeof *in);
+    dropout_forward(split, in, n, 0, seed, first, 1);
+    assert_memory_equal(split, in, n * sizeof *in);
+    dropout_forward(split, in, n, 1, seed, first, 1);
+    for (size_t i = 0; i < n; i++) assert_true(split[i] == 0);
+    /* the drop rate is p: over 200k draws, 5 standard deviations are 0.5% */
+    size_t dropped = 0, draws = 200000;
+    for (size_t i = 0; i < draws; i++) dropped += !dropout_keeps(7, i, 0.3f);
+    printf("  %-22s %-18s %.4f at p = 0.3\n", "dropout", "drop rate", (double)dropped / (double)draws);
+    assert_true(fabs((double)dropped / (double)draws - 0.3) < 0.005);
+    /* another seed, another mask */
+    size_t same = 0;
+    for (size_t i = 0; i < n; i++) same += dropout_keeps(seed + 1, first + i, p) == dropout_keeps(seed, first + i, p);
+    assert_true(same < n);
+    fx_free(fx);
+}
+
+static void test_residual(void **state) {
+    Fixture *fx = fx_load("dense_residual.tsr");
+    const size_t n = 7 * 13;
+    const float *a = fx_f32(fx, "a", n), *b = fx_f32(fx, "b", n), *R = fx_f32(fx, "R", n);
+    float *out = fx_zeros(fx, n), *da = fx_zeros(fx, n), *db = fx_zeros(fx, n);
+    residual_forward(out, a, b, n);
+    check(fx, "residual", out, "out", n, TOL_OUT);
+    residual_backward(da, db, R, n);
+    check(fx, "residual", da, "da", n, TOL_GRAD);
+    check(fx, "residual", db, "db", n, TOL_GRAD);
+    float *once = fx_copy(fx, da, n);
+    residual_backward(da, db, R, n);
+    check_doubled(fx, "residual da", da, once, n);
+    check_doubled(fx, "residual db", db, once, n);
+    fx_free(fx);
+}
+
+enum { AB = 2, AT = 5, ANH = 3, AHS = 4, AC = ANH * AHS };
+
+/* One attention fixture: forward, saved probabilities, backward; QK-norm in front when
+ * qk_norm is set. */
+static void run_attention(const char *kind, int qk_norm) {
+    char file[64], layer[64];
+    snprintf(file, sizeof file, "dense_attention_%s.tsr", kind);
+    snprintf(layer, sizeof layer, "attention (%s)", kind);
+    Fixture *fx = fx_load(file);
+    const size_t nqkv = (size_t)AB * AT * 3 * AC, nout = (size_t)AB * AT * AC, natt = (size_t)AB * ANH * AT * AT;
+    const float *qkv = fx_f32(fx, "qkv", nqkv), *R = fx_f32(fx, "R", nout);
+    const int per_sample = fx_i32(fx, "per_sample", 1)[0];
+    uint8_t *mask = NULL;
+    if (strcmp(kind, "none") != 0) {
+        size_t nm = (per_sample ? AB : 1) * (size_t)AT * AT;
+        const int32_t *m = fx_i32(fx, "mask", nm);
+        mask = fx_keep(fx, malloc(nm));
+        for (size_t i = 0; i < nm; i++) mask[i] = (uint8_t)m[i];
+        if (strcmp(kind, "causal") == 0) { /* the helper builds exactly torch.tril */
+            uint8_t causal[AT * AT];
+            attention_causal_mask(causal, AT);
+            assert_memory_equal(causal, mask, sizeof causal);
+        }
+    }
+    const size_t nstat = (size_t)AB * AT * 2 * ANH;
+    float *normed = fx_zeros(fx, nqkv), *mean = fx_zeros(fx, nstat), *rstd = fx_zeros(fx, nstat);
+    const float *attn_in = qkv;
+    if (qk_norm) {
+        qknorm_forward(normed, mean, rstd, qkv, AB * AT, AC, ANH);
+        check(fx, layer, normed, "qkv_normed", nqkv, TOL_OUT);
+        attn_in = normed;
+    }
+    float *out = fx_zeros(fx, nout), *att = fx_zeros(fx, natt), *dqkv = fx_zeros(fx, nqkv);
+    float *scratch = fx_zeros(fx, AT * AT), *dnormed = fx_zeros(fx, nqkv);
+    attention_forward(out, att, attn_in, mask, per_sample, AB, AT, AC, ANH);
+    check(fx, layer, out, "out", nout, TOL_OUT);
+    check(fx, layer, att, "att", natt, TOL_OUT);
+    attention_backward(qk_norm ? dnormed : dqkv, scratch, R, attn_in, att, AB, AT, AC, ANH);
+    if (qk_norm) qknorm_backward(dqkv, dnormed, qkv, mean, rstd, AB * AT, AC, ANH);
+    check(fx, layer, dqkv, "dqkv", nqkv, TOL_GRAD);
+    float *once = fx_copy(fx, dqkv, nqkv);
+    if (qk_norm)
+        qknorm_backward(dqkv, dnormed, qkv, mean, rstd, AB * AT, AC, ANH);
+    else
+        attention_backward(dqkv, scratch, R, attn_in, att, AB, AT, AC, ANH);
+    check_doubled(fx, qk_norm ? "qknorm dqkv" : "attention dqkv", dqkv, once, nqkv);
+    /* a query that sees no key: output 0 and no gradient into its q */
+    for (size_t b = 0; mask && b < AB; b++)
+        for (size_t i = 0; i < AT; i++) {
+            const uint8_t *row = mask + (per_sample ? b * AT * AT : 0) + i * AT;
+            int any = 0;
+            for (size_t j = 0; j < AT; j++) any |= row[j];
+            if (any) continue;
+            for (size_t c = 0; c < AC; c++) {
+                assert_true(out[(b * AT + i) * AC + c] == 0);
+                assert_true(once[(b * AT + i) * 3 * AC + c] == 0);
+            }
+        }
+    fx_free(fx);
+}
+
+/* Scores far beyond float's exp range: the softmax must shift by the row maximum and
+ * come out uniform, not inf/inf (scores +1800) or 0/0 (scores -1800). */
+static void test_attention_large_scores(void **state) {
+    enum { T = 3, C = 2 };
+    float qkv[T * 3 * C], out[T * C], att[T * T];
+    uint8_t causal[T * T];
+    attention_causal_mask(causal, T);
+    for (int sign = -1; sign <= 1; sign += 2) {
+        for (size_t t = 0; t < T; t++)
+            for (size_t c = 0; c < 3 * C; c++) /* q = 30, k = ±30, v = t + 1 */
+                qkv[t * 3 * C + c] = c < C ? 30.0f : c < 2 * C ? 30.0f * (float)sign : (float)(t + 1);
+        attention_forward(out, att, qkv, NULL, 0, 1, T, C, 1);
+        /* (fabs(x - want) <= tol, not assert_float_equal: that one lets NaN pass) */
+        for (size_t i = 0; i < T * T; i++) assert_true(fabs(att[i] - 1.0 / 3) <= 1e-6);
+        for (size_t i = 0; i < T * C; i++) assert_true(fabs(out[i] - 2.0) <= 1e-5); /* mean of 1, 2, 3 */
+        attention_forward(out, att, qkv, causal, 0, 1, T, C, 1);
+        assert_true(fabs(out[0] - 1.0) <= 1e-6);     /* query 0 sees key 0 */
+        assert_true(fabs(out[2 * C] - 2.0) <= 1e-5); /* query 2 sees keys 0, 1, 2 */
+    }
+}
+
+static void test_attention_none(void **state) { run_attention("none", 0); }
+static void test_attention_causal(void **state) { run_attention("causal", 0); }
+static void test_attention_shared(void **state) { run_attention("shared", 0); }
+static void test_attention_per_sample(void **state) { run_attention("per_sample", 0); }
+static void test_attention_qknorm(void **state) { run_attention("qknorm", 1); }
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_linear),
+        cmocka_unit_test(test_embedding),
+        cmocka_unit_test(test_layernorm),
+        cmocka_unit_test(test_gelu),
+        cmocka_unit_test(test_silu),
+        cmocka_unit_test(test_crossentropy),
+        cmocka_unit_test(test_dropout),
+        cmocka_unit_test(test_residual),
+        cmocka_unit_test(test_attention_none),
+        cmocka_unit_test(test_attention_causal),
+        cmocka_unit_test(test_attention_shared),
+        cmocka_unit_test(test_attention_per_sample),
+        cmocka_unit_test(test_attention_qknorm),
+        cmocka_unit_test(test_attention_large_scores),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
