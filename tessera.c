@@ -10,6 +10,7 @@
 #include "store/export_cmd.h"
 #include "store/info_cmd.h"
 #include "store/store.h"
+#include "train/train_cmd.h"
 
 
 static const struct {
@@ -21,6 +22,7 @@ static const struct {
     {"worker", cmd_worker, "join a running pool from any host"},
     {"info", cmd_info, "print a store's meta and counts"},
     {"export", cmd_export, "draw a store as a PNG grid, or write its records as image files"},
+    {"train", cmd_train, "train a model on a store (mpirun -np N for N ranks)"},
 };
 
 static void usage(FILE *f) {
