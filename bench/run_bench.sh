@@ -13,10 +13,13 @@
 #
 # tessera and PIL are timed on the wall clock from process start to exit (planning,
 # worker start-up, the final commit and sync included), the same yardstick for both;
-# tessera's own summary rate (pool time only) is shown beside it. The ceiling's time
-# is its own: first fork to last exit.
+# the rate on tessera's own summary line is shown beside it. The ceiling's time is
+# its own: first fork to last exit. For every run the CPU time (user + system, all
+# processes) is kept too, and how many cores were idle just before it: the machine
+# may be shared, and a 2-worker number means little if another job holds a core.
 #
-# Environment: BENCH_N (corpus size, default 5000), BENCH_REPEATS (default 3).
+# Environment: BENCH_N (corpus size, default 5000), BENCH_REPEATS (default 3),
+# BENCH_IDLE_WAIT (seconds to wait for idle cores before each repeat, default 120).
 # Output: a markdown table on stdout and in bench/out/results.md; every run in
 # bench/out/runs.tsv.
 set -euo pipefail
@@ -59,9 +62,7 @@ find "$CORPUS" "$FMNIST_JPEG" -name '*.jpg' -print0 | xargs -0 cat >/dev/null
 # ------------------------------------------------------------------ runs
 
 RUNS=$OUT/runs.tsv
-printf 'case\tworkers\ttool\trepeat\timages\tseconds\timages_per_s\tself_reported_images_per_s\tidle_cores_before\n' >"$RUNS"
-
-now() { date +%s.%N; }
+printf 'case\tworkers\ttool\trepeat\timages\tseconds\timages_per_s\tself_reported_images_per_s\tcpu_seconds\tidle_cores_before\n' >"$RUNS"
 
 # How many cores sat idle over one second: other people's work on a shared machine
 # shows up here, and a 2-worker result means little when it is below 2.
@@ -74,52 +75,68 @@ idle_cores() {
         -v cores="$(nproc)" 'BEGIN { printf "%.2f", cores * (i1 - i0) / (t1 - t0) }'
 }
 
-# record CASE WORKERS TOOL REPEAT IMAGES SECONDS SELF_RATE (IDLE: idle cores before the repeat)
-record() {
-    local rate
-    rate=$(awk -v n="$5" -v s="$6" 'BEGIN { printf "%.1f", n / s }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$rate" "$7" "$IDLE" >>"$RUNS"
-    printf '  %-10s %-8s workers=%s run %s: %6s images in %7.3f s = %8s images/s\n' "$1" "$3" "$2" "$4" "$5" "$6" "$rate"
+# Before each repeat, waits (up to BENCH_IDLE_WAIT seconds, default 120) for the other
+# users of the machine to leave nearly all cores idle; sets IDLE to what it saw last.
+wait_for_idle() {
+    local waited=0 want
+    want=$(awk -v c="$(nproc)" 'BEGIN { print c - 0.1 }')
+    IDLE=$(idle_cores)
+    while awk -v i="$IDLE" -v w="$want" 'BEGIN { exit !(i < w) }' && [ "$waited" -lt "${BENCH_IDLE_WAIT:-120}" ]; do
+        sleep 4
+        waited=$((waited + 5))
+        IDLE=$(idle_cores)
+    done
 }
 
-# expect_count TOOL WANT GOT: a run that did not process every file is not a result
-expect_count() {
-    if [ "$3" != "$2" ]; then
-        echo "run_bench: $1 processed $3 images, expected $2" >&2
+# timed CMD...: runs CMD; sets RUN_OUT (its stdout), RUN_WALL (seconds, start to exit)
+# and RUN_CPU (user + system seconds of CMD and every child it waited for).
+timed() {
+    local t0 t1
+    t0=$(date +%s.%N)
+    RUN_OUT=$(/usr/bin/time -f '%U %S' -o "$OUT/cpu.txt" "$@")
+    t1=$(date +%s.%N)
+    RUN_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    RUN_CPU=$(awk '{ printf "%.2f", $1 + $2 }' "$OUT/cpu.txt")
+}
+
+# record CASE WORKERS TOOL REPEAT PATTERN SECONDS SELF_RATE: counts the images in
+# RUN_OUT (PATTERN captures the count) and appends one line to runs.tsv
+record() {
+    local n rate
+    n=$(sed -n "s/$5/\1/p" <<<"$RUN_OUT")
+    if [ "$n" != "$EXPECTED" ]; then # a run that did not process every file is not a result
+        echo "run_bench: $3 processed ${n:-no} images, expected $EXPECTED:" >&2
+        echo "$RUN_OUT" >&2
         exit 1
     fi
+    rate=$(awk -v n="$n" -v s="$6" 'BEGIN { printf "%.1f", n / s }')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$n" "$6" "$rate" "$7" "$RUN_CPU" "$IDLE" >>"$RUNS"
+    printf '  %-7s %-8s workers=%s run %s: %6s images in %7.3f s = %8s images/s (cpu %s s, idle cores before %s)\n' \
+        "$1" "$3" "$2" "$4" "$n" "$6" "$rate" "$RUN_CPU" "$IDLE"
 }
 
-# measure CASE SIZE CHANNELS WORKERS EXPECTED SRC...
+# measure CASE SIZE CHANNELS WORKERS EXPECTED SRC...: REPEATS rounds of the three tools
 measure() {
-    local case=$1 size=$2 channels=$3 workers=$4 expected=$5
+    local case=$1 size=$2 channels=$3 workers=$4
+    EXPECTED=$5
     shift 5
-    local store=$OUT/store-tessera.lmdb peer=$OUT/store-pil.lmdb t0 t1 out n
+    local store=$OUT/store-tessera.lmdb peer=$OUT/store-pil.lmdb
     for r in $(seq 1 "$REPEATS"); do
-        IDLE=$(idle_cores)
-        rm -rf "$store"
-        t0=$(now)
-        out=$("$TESSERA" ingest "$@" -o "$store" --size "$size" --channels "$channels" --workers "$workers")
-        t1=$(now)
-        n=$(sed -n 's/^ingest: \([0-9]*\) stored.*/\1/p' <<<"$out")
-        expect_count tessera "$expected" "$n"
-        record "$case" "$workers" tessera "$r" "$n" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')" \
-            "$(sed -n 's/^ingest: .*(\([0-9]*\) images\/s).*/\1/p' <<<"$out")"
+        wait_for_idle
+        rm -rf "$store" "$peer"
+        timed "$TESSERA" ingest "$@" -o "$store" --size "$size" --channels "$channels" --workers "$workers"
+        record "$case" "$workers" tessera "$r" '^ingest: \([0-9]*\) stored.*' "$RUN_WALL" \
+            "$(sed -n 's/^ingest: .*(\([0-9]*\) images\/s).*/\1/p' <<<"$RUN_OUT")"
         rm -rf "$store"
 
-        t0=$(now)
-        out=$($PY bench/pil_peer.py "$@" -o "$peer" --size "$size" --channels "$channels" --workers "$workers")
-        t1=$(now)
-        n=$(sed -n 's/^pil_peer: \([0-9]*\) stored.*/\1/p' <<<"$out")
-        expect_count PIL "$expected" "$n"
-        record "$case" "$workers" PIL "$r" "$n" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')" \
-            "$(sed -n 's/.*(\([0-9]*\) images\/s).*/\1/p' <<<"$out")"
+        timed $PY bench/pil_peer.py "$@" -o "$peer" --size "$size" --channels "$channels" --workers "$workers"
+        record "$case" "$workers" PIL "$r" '^pil_peer: \([0-9]*\) stored.*' "$RUN_WALL" \
+            "$(sed -n 's/.*(\([0-9]*\) images\/s).*/\1/p' <<<"$RUN_OUT")"
         rm -rf "$peer"
 
-        out=$("$CEILING" --size "$size" --channels "$channels" --workers "$workers" "$@")
-        n=$(sed -n 's/^ceiling: \([0-9]*\) decoded.*/\1/p' <<<"$out")
-        expect_count ceiling "$expected" "$n"
-        record "$case" "$workers" ceiling "$r" "$n" "$(sed -n 's/.* in \([0-9.]*\) s .*/\1/p' <<<"$out")" ""
+        timed "$CEILING" --size "$size" --channels "$channels" --workers "$workers" "$@"
+        record "$case" "$workers" ceiling "$r" '^ceiling: \([0-9]*\) decoded.*' \
+            "$(sed -n 's/.* in \([0-9.]*\) s .*/\1/p' <<<"$RUN_OUT")" ""
     done
 }
 
@@ -136,7 +153,7 @@ done
 
 $PY - "$RUNS" "$OUT/results.md" "$N" "$FMNIST_FILES" "$REPEATS" <<'EOF'
 """Medians of runs.tsv as a markdown table."""
-import csv, os, platform, statistics, subprocess, sys, time
+import csv, os, statistics, subprocess, sys, time
 
 runs_path, results_path, n, fmnist_files, repeats = sys.argv[1:6]
 rows = list(csv.DictReader(open(runs_path), delimiter="\t"))
@@ -145,24 +162,35 @@ def median(case, workers, tool, column="images_per_s"):
     v = [float(r[column]) for r in rows if r["case"] == case and r["workers"] == workers and r["tool"] == tool and r[column]]
     return statistics.median(v) if v else float("nan")
 
+def cpu_per_image(case, workers, tool):
+    v = [float(r["cpu_seconds"]) / float(r["images"]) for r in rows
+         if r["case"] == case and r["workers"] == workers and r["tool"] == tool]
+    return statistics.median(v) if v else float("nan")
+
 def runs_of(case, workers, tool):
     return ", ".join("%.0f" % float(r["images_per_s"]) for r in rows
                      if r["case"] == case and r["workers"] == workers and r["tool"] == tool)
 
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
-commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() or "?"
+dirty = subprocess.run(["git", "status", "--porcelain", "--", "tessera.c", "core", "store", "ingest", "Makefile"],
+                       capture_output=True, text=True).stdout.split("\n")
+dirty = sorted({l[3:] for l in dirty if l.strip()})
+if dirty:  # the binary measured is built from the working tree, not from the commit
+    commit += " plus uncommitted changes to " + ", ".join(dirty)
 names = {"64 px": "corpus %s JPEGs → 64×64 RGB" % n, "256 px": "corpus %s JPEGs → 256×256 RGB" % n,
          "FMNIST": "Fashion-MNIST %s JPEGs → 28×28 gray" % fmnist_files}
 lines = [
     "# Ingest benchmark results",
     "",
     "%s; %d cores (`nproc`), %s; commit %s; median of %s runs; load average at the end %s." % (
-        time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), os.cpu_count(), cpu, commit or "?", repeats,
+        time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), os.cpu_count(), cpu, commit, repeats,
         open("/proc/loadavg").read().split()[0]),
     "tessera and PIL: wall clock, process start to exit. Ceiling: bare TurboJPEG decode at the same DCT scale.",
+    "The last column is the rate on tessera's own summary line, for comparison.",
     "",
     "| case | workers | tessera img/s | PIL img/s | ratio tessera/PIL | ceiling img/s | tessera/ceiling "
-    "| tessera 2 vs 1 workers | tessera self-reported img/s |",
+    "| tessera 2 vs 1 workers | tessera summary line img/s |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
 ]
 for case in ("64 px", "256 px", "FMNIST"):
@@ -172,8 +200,16 @@ for case in ("64 px", "256 px", "FMNIST"):
         lines.append("| %s | %s | %.0f | %.0f | %.2f× | %.0f | %.0f%% | %s | %.0f |" % (
             names[case], w, t, p, t / p, c, 100 * t / c, scaling,
             median(case, w, "tessera", "self_reported_images_per_s")))
+lines += ["", "CPU time per image (ms; user + system of every process of the tool, median): less disturbed than"
+          " images/s by other work on the machine, and it shows the overhead beyond decoding.", "",
+          "| case | workers | tessera | PIL | ceiling |", "|---|---:|---:|---:|---:|"]
+for case in ("64 px", "256 px", "FMNIST"):
+    for w in ("1", "2"):
+        ms = ["%.3f" % (1000 * cpu_per_image(case, w, tool)) for tool in ("tessera", "PIL", "ceiling")]
+        lines.append("| %s | %s | %s |" % (names[case], w, " | ".join(ms)))
 lines += ["", "All runs (images/s, in run order), and how many of the %d cores were idle in the second before"
-          " each repeat (other users' work on a shared machine):" % os.cpu_count(), "",
+          " each repeat, after waiting up to BENCH_IDLE_WAIT s for them (other users' work on a shared machine):"
+          % os.cpu_count(), "",
           "| case | workers | tessera | PIL | ceiling | idle cores before |", "|---|---:|---|---|---|---|"]
 for case in ("64 px", "256 px", "FMNIST"):
     for w in ("1", "2"):
