@@ -26,7 +26,7 @@ typedef struct {
     int channels;        /* 1 or 3 */
     int min_side;        /* decode no smaller than this in either dimension */
     uint64_t max_pixels; /* refuse files whose header claims more, before allocating */
-    int fast_dct;        /* TJFLAG_FASTDCT: the IFAST IDCT, as PIL uses in draft mode */
+    int fast_dct;        /* TJFLAG_FASTDCT: the faster, slightly less exact IFAST IDCT */
 } DecodeOptions;
 
 int jpeg_decoder_init(JpegDecoder *d, Err *err);

@@ -23,6 +23,10 @@ void preprocessor_free(Preprocessor *p) {
 }
 
 static void crop_and_resize(Preprocessor *p, const PreprocessOptions *o, const Image *im, uint8_t *out) {
+    if (im->width == o->size && im->height == o->size) { /* already size×size: both filters are the identity */
+        memcpy(out, im->pixels, (size_t)o->size * o->size * o->channels);
+        return;
+    }
     Box box = o->crop_center ? center_square(im->width, im->height) : (Box){0, 0, im->width, im->height};
     resize_box(im->pixels, im->width, im->height, im->channels, box, out, o->size, o->size, o->filter, &p->scratch);
 }
