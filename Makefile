@@ -30,6 +30,8 @@ FUZZ_LIB := core/err.c core/buf.c core/xalloc.c ingest/decode.c ingest/resize.c 
             ingest/preprocess.c ingest/pool_proto.c store/record.c
 
 .PHONY: all deps test demo bench fuzz clean asan
+# Objects reached through pattern chains are not temporary: keep them between builds.
+.SECONDARY:
 all: build/tessera
 
 deps:
