@@ -94,7 +94,8 @@ def test_remote_workers_over_tcp_started_before_the_coordinator(tmp, corpus):
     assert records(str(tmp / "s")) == reference
 
 
-def test_a_remote_worker_killed_is_found_by_its_missing_heartbeat(tmp, corpus):
+def test_a_remote_worker_killed_is_replaced(tmp, corpus):
+    """A killed worker's connection drops: the coordinator finds out at its next send."""
     src, reference = corpus
     endpoint = f"tcp://127.0.0.1:{_free_port()}"
     p = _popen("ingest", src, "-o", tmp / "s", *ARGS, "--workers", 0, "--bind", endpoint, "--heartbeat-timeout", 1)
@@ -102,10 +103,31 @@ def test_a_remote_worker_killed_is_found_by_its_missing_heartbeat(tmp, corpus):
     _kill_once_busy(workers[0].pid)
     out, err = p.communicate(timeout=120)
     assert p.returncode == 0, err
-    assert "went silent" in err
+    assert "cannot be reached" in err or "went silent" in err
     assert records(str(tmp / "s")) == reference
     workers[1].communicate(timeout=30)
     workers[0].wait()
+
+
+def test_a_hung_remote_worker_is_found_by_its_missing_heartbeat(tmp, corpus):
+    """A frozen worker keeps its connection but stops heartbeating: its batches move on."""
+    src, reference = corpus
+    endpoint = f"tcp://127.0.0.1:{_free_port()}"
+    p = _popen("ingest", src, "-o", tmp / "s", *ARGS, "--workers", 0, "--bind", endpoint, "--heartbeat-timeout", 1)
+    workers = [_popen("worker", "--connect", endpoint, "--heartbeat-timeout", 1) for _ in range(2)]
+    deadline = time.time() + 30
+    while _cpu_seconds(workers[0].pid) < 0.15 and time.time() < deadline:
+        time.sleep(0.005)
+    os.kill(workers[0].pid, signal.SIGSTOP)
+    try:
+        out, err = p.communicate(timeout=120)
+    finally:
+        os.kill(workers[0].pid, signal.SIGKILL)
+        workers[0].wait()
+    assert p.returncode == 0, err
+    assert "went silent" in err
+    assert records(str(tmp / "s")) == reference
+    workers[1].communicate(timeout=30)
 
 
 def test_a_worker_with_nothing_to_join_gives_up(tmp):
