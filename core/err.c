@@ -32,11 +32,15 @@ int err_prefix(Err *e, const char *fmt, ...) {
     return -1;
 }
 
-void report_error(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
+void report_error_v(const char *fmt, va_list ap) {
     fputs("tessera: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+}
+
+void report_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    report_error_v(fmt, ap);
     va_end(ap);
 }

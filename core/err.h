@@ -29,5 +29,6 @@ enum {
 
 /* Prints "tessera: <message>" on stderr. */
 void report_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void report_error_v(const char *fmt, va_list ap);
 
 #endif

@@ -82,9 +82,7 @@ static int fail(const Run *r, const char *fmt, ...) {
     if (r->dist.rank == 0) {
         va_list ap;
         va_start(ap, fmt);
-        fputs("tessera: ", stderr);
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
+        report_error_v(fmt, ap);
         va_end(ap);
     }
     return EXIT_BAD_INPUT;
