@@ -13,6 +13,7 @@
 #include "../nn/embedding.h"
 #include "../nn/layernorm.h"
 #include "../nn/linear.h"
+#include "../nn/qknorm.h"
 #include "../nn/residual.h"
 
 /* ------------------------------------------------------------------ parameters */
@@ -92,8 +93,9 @@ void gpt_init_weights(Gpt *g, uint64_t seed) {
 
 /* ------------------------------------------------------------------ activations */
 
-enum { A_LN1, A_LN1M, A_LN1R, A_QKV, A_ATT, A_ATTY, A_PROJ, A_RES1, A_LN2, A_LN2M, A_LN2R, A_FCH, A_FCG, A_FCP,
-       A_RES2, A_PER_BLOCK };
+/* A_QKN, A_QKM, A_QKR (the QK-normalised qkv and its statistics) are empty without qk_norm. */
+enum { A_LN1, A_LN1M, A_LN1R, A_QKV, A_QKN, A_QKM, A_QKR, A_ATT, A_ATTY, A_PROJ, A_RES1, A_LN2, A_LN2M, A_LN2R, A_FCH,
+       A_FCG, A_FCP, A_RES2, A_PER_BLOCK };
 enum { A_ENC, A_LNF, A_LNFM, A_LNFR, A_LOGITS, A_CEMAX, A_CESUM, A_GLOBAL };
 
 typedef struct {
@@ -102,9 +104,10 @@ typedef struct {
 } ActSizes;
 
 static ActSizes act_sizes(const GptConfig *c, size_t B, size_t T) {
-    size_t BT = B * T, C = c->width;
-    ActSizes s = {.block = {BT * C, BT, BT, BT * 3 * C, B * c->heads * T * T, BT * C, BT * C, BT * C, BT * C, BT, BT,
-                            BT * 4 * C, BT * 4 * C, BT * C, BT * C},
+    size_t BT = B * T, C = c->width, q = c->qk_norm ? 1 : 0;
+    ActSizes s = {.block = {BT * C, BT, BT, BT * 3 * C, q * BT * 3 * C, q * BT * 2 * c->heads, q * BT * 2 * c->heads,
+                            B * c->heads * T * T, BT * C, BT * C, BT * C, BT * C, BT, BT, BT * 4 * C, BT * 4 * C, BT * C,
+                            BT * C},
                   .global = {BT * C, BT * C, BT, BT, BT * c->vocab_out, BT, BT}};
     for (int i = 0; i < A_PER_BLOCK; i++) s.per_block += s.block[i];
     return s;
@@ -174,7 +177,12 @@ scalar gpt_forward(Gpt *g, const int32_t *inputs, const int32_t *targets, const 
         scalar *res2 = act(g, A, l, A_RES2);
         layernorm_forward(ln1, act(g, A, l, A_LN1M), act(g, A, l, A_LN1R), x, w[P_LN1W], w[P_LN1B], BT, C);
         linear_forward(qkv, ln1, w[P_QKVW], w[P_QKVB], BT, C, 3 * C);
-        attention_forward(atty, act(g, A, l, A_ATT), qkv, mask, mask_per_sample, B, T, C, NH);
+        scalar *att_in = qkv;
+        if (c->qk_norm) {
+            att_in = act(g, A, l, A_QKN);
+            qknorm_forward(att_in, act(g, A, l, A_QKM), act(g, A, l, A_QKR), qkv, BT, C, NH);
+        }
+        attention_forward(atty, act(g, A, l, A_ATT), att_in, mask, mask_per_sample, B, T, C, NH);
         linear_forward(proj, atty, w[P_PROJW], w[P_PROJB], BT, C, C);
         residual_forward(res1, x, proj, BT * C);
         layernorm_forward(ln2, act(g, A, l, A_LN2M), act(g, A, l, A_LN2R), res1, w[P_LN2W], w[P_LN2B], BT, C);
@@ -242,7 +250,13 @@ void gpt_backward(Gpt *g) {
                            act(g, A, l, A_LN2R), BT, C);
         residual_backward(dx_in, dproj, dres1, BT * C);
         linear_backward(datty, dw[P_PROJW], dw[P_PROJB], dproj, atty, w[P_PROJW], BT, C, C);
-        attention_backward(dqkv, g->scratch, datty, qkv, act(g, A, l, A_ATT), B, T, C, NH);
+        if (c->qk_norm) {
+            scalar *dqkn = act(g, D, l, A_QKN);
+            attention_backward(dqkn, g->scratch, datty, act(g, A, l, A_QKN), act(g, A, l, A_ATT), B, T, C, NH);
+            qknorm_backward(dqkv, dqkn, qkv, act(g, A, l, A_QKM), act(g, A, l, A_QKR), BT, C, NH);
+        } else {
+            attention_backward(dqkv, g->scratch, datty, qkv, act(g, A, l, A_ATT), B, T, C, NH);
+        }
         linear_backward(dln1, dw[P_QKVW], dw[P_QKVB], dqkv, ln1, w[P_QKVW], BT, C, 3 * C);
         layernorm_backward(dx_in, dw[P_LN1W], dw[P_LN1B], dln1, x_in, w[P_LN1W], act(g, A, l, A_LN1M),
                            act(g, A, l, A_LN1R), BT, C);

@@ -5,6 +5,7 @@
  *
  *   x = wte[in] + wpe[t]
  *   per block: x += proj(attention(qkv(ln1(x)), mask));  x += fcproj(gelu(fc(ln2(x))))
+ *   (with qk_norm, q and k of every head are layer-normalised before attention)
  *   logits = lm(lnf(x));  loss = crossentropy(logits, targets)
  *
  * The input vocabulary may be larger than the output one (class tokens are inputs only).
@@ -25,6 +26,7 @@ typedef struct {
     size_t max_seq;             /* T at most */
     size_t layers, heads, width;
     GeluKind gelu;
+    int qk_norm; /* QK-norm (nn/qknorm.h) before attention */
 } GptConfig;
 
 typedef struct {

@@ -26,6 +26,7 @@ static const ConfigKey IGPT_KEYS[] = {
     {"palette", CFG_INT, "16", 2, 256, NULL, "grey levels pixels are quantized to"},
     {"downsample", CFG_INT, "2", 1, 16, NULL, "average this many pixels per side before quantizing"},
     {"gelu", CFG_ENUM, "erf", 0, -1, "erf|tanh", "GELU form"},
+    {"qk_norm", CFG_BOOL, "false", 0, -1, NULL, "layer-normalise queries and keys per head"},
     {"samples_per_class", CFG_INT, "8", 0, 64, NULL, "samples drawn for the final PNG (0: none)"},
     {"temperature", CFG_FLOAT, "1.0", 0.05, 10, NULL, "sampling temperature"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
@@ -157,7 +158,8 @@ static GptConfig shape_of(const Config *c, const Meta *meta, size_t *seq_out) {
     return (GptConfig){.vocab_in = palette + (classes ? classes : 1), .vocab_out = palette, .max_seq = side * side,
                        .layers = (size_t)config_int(c, "layers"), .heads = (size_t)config_int(c, "heads"),
                        .width = (size_t)config_int(c, "width"),
-                       .gelu = strcmp(config_str(c, "gelu"), "tanh") ? GELU_ERF : GELU_TANH};
+                       .gelu = strcmp(config_str(c, "gelu"), "tanh") ? GELU_ERF : GELU_TANH,
+                       .qk_norm = config_bool(c, "qk_norm")};
 }
 
 static size_t igpt_memory_bytes(const Config *c, const Meta *meta, size_t per_rank_batch) {
@@ -201,10 +203,10 @@ static int igpt_create(Model *m, const Config *c, const Meta *meta, size_t per_r
     g->mask = xmalloc(g->seq * g->seq);
     attention_causal_mask(g->mask, g->seq);
     *m = (Model){.kind = "igpt", .table = &g->gpt.table, .params = g->gpt.params, .grads = g->gpt.grads,
-                 .n_dims = 9, .tokens_per_example = g->seq, .state = g, .step = igpt_step,
+                 .n_dims = 10, .tokens_per_example = g->seq, .state = g, .step = igpt_step,
                  .write_samples = igpt_write_samples, .destroy = igpt_destroy};
-    uint64_t dims[9] = {gc.vocab_in, gc.vocab_out, gc.max_seq, gc.layers, gc.heads, gc.width, g->palette, g->down,
-                        g->size};
+    uint64_t dims[10] = {gc.vocab_in, gc.vocab_out, gc.max_seq, gc.layers, gc.heads, gc.width, g->palette, g->down,
+                         g->size, (uint64_t)gc.qk_norm};
     memcpy(m->dims, dims, sizeof dims);
     (void)per_rank_batch; /* activations are sized on the first step */
     return 0;

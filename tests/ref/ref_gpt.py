@@ -44,7 +44,7 @@ def make_params(c, gen):
     return params
 
 
-def forward(c, P, inputs, targets, mask):
+def forward(c, P, inputs, targets, mask, qk_norm=False):
     """mask: bool (T,T) or (B,T,T), True = may attend."""
     B, T = inputs.shape
     C, NH = c["width"], c["heads"]
@@ -56,6 +56,8 @@ def forward(c, P, inputs, targets, mask):
         qkv = h @ w["qkvw"].T + w["qkvb"]
         q, k, v = qkv.split(C, -1)
         q, k, v = (t.view(B, T, NH, HS).transpose(1, 2) for t in (q, k, v))
+        if qk_norm:
+            q, k = F.layer_norm(q, (HS,), eps=1e-5), F.layer_norm(k, (HS,), eps=1e-5)
         att = (q @ k.transpose(-2, -1)) / math.sqrt(HS)
         m = mask if mask.dim() == 2 else mask[:, None]
         att = att.masked_fill(~m, float("-inf")).softmax(-1)
@@ -89,10 +91,10 @@ def main(out):
     P = dict(params)
     cfg_tensor = torch.tensor([CFG[k] for k in ("vocab_in", "vocab_out", "max_seq", "layers", "heads", "width")],
                               dtype=torch.int32)
-    for case, mask in (("causal", causal), ("per_sample", per_sample)):
+    for case, mask, qk in (("causal", causal, False), ("per_sample", per_sample, False), ("qknorm", causal, True)):
         for t in P.values():
             t.grad = None
-        logits, loss = forward(CFG, P, inputs, targets, mask)
+        logits, loss = forward(CFG, P, inputs, targets, mask, qk)
         loss.backward()
         tensorfile.save(os.path.join(out, f"gpt_{case}.tsr"), {
             "config": cfg_tensor, "inputs": inputs.int(), "targets": targets.int(),

@@ -41,18 +41,19 @@ static TensorFile *load(const char *name) {
     return tf_load(path);
 }
 
-static void build(Gpt *g, const TensorFile *tf) {
+static void build(Gpt *g, const TensorFile *tf, int qk_norm) {
     const int32_t *c = tf_i32(tf, "config", 6);
     GptConfig cfg = {.vocab_in = (size_t)c[0], .vocab_out = (size_t)c[1], .max_seq = (size_t)c[2],
-                     .layers = (size_t)c[3], .heads = (size_t)c[4], .width = (size_t)c[5], .gelu = GELU_ERF};
+                     .layers = (size_t)c[3], .heads = (size_t)c[4], .width = (size_t)c[5], .gelu = GELU_ERF,
+                     .qk_norm = qk_norm};
     gpt_create(g, &cfg);
     memcpy(g->params, tf_f32(tf, "params", g->table.total), g->table.total * sizeof(float));
 }
 
-static void check_case(const char *file, int per_sample) {
+static void check_case(const char *file, int per_sample, int qk_norm) {
     TensorFile *tf = load(file);
     Gpt g;
-    build(&g, tf);
+    build(&g, tf, qk_norm);
     size_t B = 3, T = 7;
     const int32_t *inputs = tf_i32(tf, "inputs", B * T), *targets = tf_i32(tf, "targets", B * T);
     const int32_t *mask32 = tf_i32(tf, "mask", per_sample ? B * T * T : T * T);
@@ -88,13 +89,14 @@ static void check_case(const char *file, int per_sample) {
     tf_free(tf);
 }
 
-static void test_causal_matches_pytorch(void **state) { check_case("gpt_causal.tsr", 0); }
-static void test_per_sample_mask_matches_pytorch(void **state) { check_case("gpt_per_sample.tsr", 1); }
+static void test_causal_matches_pytorch(void **state) { check_case("gpt_causal.tsr", 0, 0); }
+static void test_per_sample_mask_matches_pytorch(void **state) { check_case("gpt_per_sample.tsr", 1, 0); }
+static void test_qk_norm_matches_pytorch(void **state) { check_case("gpt_qknorm.tsr", 0, 1); }
 
 static void test_ten_adamw_steps_match_pytorch(void **state) {
     TensorFile *ref = load("gpt_adamw.tsr"), *data = load("gpt_causal.tsr");
     Gpt g;
-    build(&g, data);
+    build(&g, data, 0);
     memcpy(g.params, tf_f32(ref, "start", g.table.total), g.table.total * sizeof(float));
     size_t B = 3, T = 7;
     uint8_t mask[49];
@@ -144,6 +146,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_causal_matches_pytorch),
         cmocka_unit_test(test_per_sample_mask_matches_pytorch),
+        cmocka_unit_test(test_qk_norm_matches_pytorch),
         cmocka_unit_test(test_ten_adamw_steps_match_pytorch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
