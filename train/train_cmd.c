@@ -24,6 +24,7 @@
 #include "../core/xalloc.h"
 #include "../nn/adamw.h"
 #include "../nn/clip.h"
+#include "../nn/ema.h"
 #include "../nn/schedule.h"
 #include "../store/batch_order.h"
 #include "../store/store.h"
@@ -51,6 +52,7 @@ static const ConfigKey SHARED_KEYS[] = {
     {"log_every", CFG_INT, "10", 1, 1e9, NULL, "steps between metrics lines"},
     {"ckpt_every", CFG_INT, "500", 1, 1e9, NULL, "steps between checkpoints (and one at the end)"},
     {"threads", CFG_INT, "1", 1, 256, NULL, "OpenBLAS threads per rank"},
+    {"ema_decay", CFG_FLOAT, "0", 0, 0.999999, NULL, "keep an EMA of the weights with this decay (0: off)"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -72,6 +74,7 @@ typedef struct {
     int store_open;
     BatchOrder order;
     float *m, *v;
+    float *ema; /* NULL unless ema_decay > 0 */
     Rng rng;
     uint64_t step;
 } Run;
@@ -115,7 +118,7 @@ static int save_checkpoint(Run *r, Err *err) {
     config_format(&r->cfg, &text);
     buf_put_u8(&text, 0);
     char *path = checkpoint_path(config_str(&r->cfg, "run_dir"), r->step);
-    CheckpointData d = {r->model.params, r->m, r->v, NULL};
+    CheckpointData d = {r->model.params, r->m, r->v, r->ema};
     int rc = checkpoint_write(path, &info, (char *)text.data, &d, err);
     free(path);
     buf_free(&text);
@@ -131,6 +134,12 @@ static int resume(Run *r, Err *err) {
     memcpy(expect.dims, r->model.dims, sizeof expect.dims);
     CheckpointData d = {r->model.params, r->m, r->v, NULL};
     int rc = checkpoint_load(path, &expect, &got, &d, err);
+    if (rc == 0 && r->ema) {
+        /* The EMA continues from the checkpoint's, or starts from its weights if it had none. */
+        CheckpointData with_ema = {r->model.params, r->m, r->v, r->ema};
+        if (!got.has_ema || checkpoint_load(path, &expect, &got, &with_ema, err) != 0)
+            memcpy(r->ema, r->model.params, r->model.table->total * sizeof *r->ema);
+    }
     if (rc == 0) {
         r->step = got.step;
         memcpy(r->rng.s, got.rng, sizeof got.rng);
@@ -187,6 +196,7 @@ static int train_loop(Run *r, Err *err) {
         double grad_norm = clip > 0 ? clip_grad_norm(r->model.grads, n, clip) : clip_grad_norm(r->model.grads, n, INFINITY);
         double lr = schedule_lr(&sched, (long)r->step);
         adamw_step(r->model.params, r->m, r->v, r->model.grads, r->model.table, &ac, lr, (long)r->step + 1);
+        if (r->ema) ema_update(r->ema, r->model.params, n, config_float(c, "ema_decay"));
         r->step++;
         window_steps++;
         int last = r->step == steps;
@@ -278,6 +288,10 @@ static int run(Run *r, int argc, char **argv) {
     dist_barrier();
     r->m = param_table_alloc(r->model.table);
     r->v = param_table_alloc(r->model.table);
+    if (config_float(&r->cfg, "ema_decay") > 0) {
+        r->ema = param_table_alloc(r->model.table);
+        memcpy(r->ema, r->model.params, n * sizeof *r->ema);
+    }
     rng_seed(&r->rng, (uint64_t)config_int(&r->cfg, "seed") ^ 0x7e55e7a);
     if (resume(r, &err) != 0) return fail(r, "%s", err.msg);
     if (r->dist.rank == 0) {
@@ -295,6 +309,8 @@ static int run(Run *r, int argc, char **argv) {
                 r->dist.size == 1 ? "" : "s", (unsigned long long)r->step);
     }
     if (train_loop(r, &err) != 0) return fail(r, "%s", err.msg);
+    /* Samples come from the EMA weights when there are any (training is over). */
+    if (r->ema) memcpy(r->model.params, r->ema, n * sizeof *r->ema);
     if (r->dist.rank == 0 && r->model.write_samples) {
         char *png = fs_join(run_dir, "samples.png");
         int rc = r->model.write_samples(&r->model, png, (uint64_t)config_int(&r->cfg, "seed"), &err);
@@ -321,6 +337,7 @@ int cmd_train(int argc, char **argv) {
     if (r.model.destroy) r.model.destroy(&r.model);
     free(r.m);
     free(r.v);
+    free(r.ema);
     batch_order_free(&r.order);
     if (r.store_open) store_close(&r.store);
     if (r.cfg.n) config_free(&r.cfg);

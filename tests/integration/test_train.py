@@ -85,11 +85,16 @@ def test_two_ranks_follow_the_one_rank_trajectory(tmp, store):
 
 def test_ten_steps_resume_ten_steps_equals_twenty(tmp, store):
     cfg = config(tmp, store)
-    train(cfg, f"run_dir={tmp}/straight", "samples_per_class=0")
-    train(cfg, f"run_dir={tmp}/resumed", "samples_per_class=0", "steps=10")
-    p = train(cfg, f"run_dir={tmp}/resumed", "samples_per_class=0")
+    train(cfg, f"run_dir={tmp}/straight", "samples_per_class=0", "ema_decay=0.9")
+    train(cfg, f"run_dir={tmp}/resumed", "samples_per_class=0", "steps=10", "ema_decay=0.9")
+    p = train(cfg, f"run_dir={tmp}/resumed", "samples_per_class=0", "ema_decay=0.9")
     assert "resuming from" in p.stderr and "(step 10)" in p.stderr
     assert losses(tmp / "straight") == losses(tmp / "resumed")  # bit-identical
+    # Parameters, AdamW moments and EMA weights (the last tensors of the file) resume exactly.
+    a, b = (tmp / "straight/ckpt_00000020.bin").read_bytes(), (tmp / "resumed/ckpt_00000020.bin").read_bytes()
+    n = struct.unpack_from("<Q", a, 104)[0]
+    assert struct.unpack_from("<I", a, 216)[0] == 1  # has_ema (docs/FORMAT.md)
+    assert a[-4 - 16 * n:-4] == b[-4 - 16 * n:-4]
 
 
 def test_a_killed_rank_ends_the_job_and_a_rerun_resumes(tmp, store):
