@@ -142,27 +142,37 @@ static void join_names(const SourcePlan *plan, Buf *out) {
     buf_put_u8(out, 0);
 }
 
+/* The meta values that fix how records were made: written into a new store, and checked
+ * against the store's own on every re-run, so one table serves both. */
+enum { N_SHAPE_KEYS = 4 };
+typedef struct {
+    const char *key, *flag;
+    char value[32];
+} ShapeKey;
+
+static void shape_keys(const PreprocessOptions *o, ShapeKey out[N_SHAPE_KEYS]) {
+    out[0] = (ShapeKey){"size", "--size", ""};
+    out[1] = (ShapeKey){"channels", "--channels", ""};
+    out[2] = (ShapeKey){"resize", "--resize", ""};
+    out[3] = (ShapeKey){"crop", "--crop", ""};
+    snprintf(out[0].value, sizeof out[0].value, "%d", o->size);
+    snprintf(out[1].value, sizeof out[1].value, "%d", o->channels);
+    snprintf(out[2].value, sizeof out[2].value, "%s", resize_filter_name(o->filter));
+    snprintf(out[3].value, sizeof out[3].value, "%s", o->crop_center ? "center" : "none");
+}
+
 static int check_compatible(const Meta *m, const char *path, const PreprocessOptions *o, const char *names,
                             Err *err) {
     const char *kind = meta_get(m, "kind");
     if (!kind) return err_set(err, "%s: is not a Tessera store (no kind in meta)", path);
     if (strcmp(kind, "pixels") != 0) return err_set(err, "%s: is a %s store, ingest writes pixel stores", path, kind);
-    char want[64];
-    struct {
-        const char *key, *flag;
-        char value[32];
-    } checks[4] = {{"size", "--size", ""}, {"channels", "--channels", ""}, {"resize", "--resize", ""}, {"crop", "--crop", ""}};
-    snprintf(checks[0].value, sizeof checks[0].value, "%d", o->size);
-    snprintf(checks[1].value, sizeof checks[1].value, "%d", o->channels);
-    snprintf(checks[2].value, sizeof checks[2].value, "%s", resize_filter_name(o->filter));
-    snprintf(checks[3].value, sizeof checks[3].value, "%s", o->crop_center ? "center" : "none");
-    for (int i = 0; i < 4; i++) {
-        const char *have = meta_get(m, checks[i].key);
-        if (!have || strcmp(have, checks[i].value) != 0) {
-            snprintf(want, sizeof want, "%s", checks[i].value);
-            return err_set(err, "%s: was made with %s %s, this run asks for %s %s", path, checks[i].flag,
-                           have ? have : "(unset)", checks[i].flag, want);
-        }
+    ShapeKey keys[N_SHAPE_KEYS];
+    shape_keys(o, keys);
+    for (int i = 0; i < N_SHAPE_KEYS; i++) {
+        const char *have = meta_get(m, keys[i].key);
+        if (!have || strcmp(have, keys[i].value) != 0)
+            return err_set(err, "%s: was made with %s %s, this run asks for %s %s", path, keys[i].flag,
+                           have ? have : "(unset)", keys[i].flag, keys[i].value);
     }
     const char *have_names = meta_get(m, "label_names");
     if (strcmp(have_names ? have_names : "", names) != 0)
@@ -181,14 +191,11 @@ static void write_new_meta(StoreWriter *w, const PreprocessOptions *o, const Sou
     writer_set_meta(w, "format_version", STORE_FORMAT_VERSION);
     writer_set_meta(w, "tool_version", TESSERA_VERSION);
     writer_set_meta(w, "dtype", "uint8");
-    snprintf(v, sizeof v, "%d", o->size);
-    writer_set_meta(w, "size", v);
-    writer_set_meta(w, "height", v);
-    writer_set_meta(w, "width", v);
-    snprintf(v, sizeof v, "%d", o->channels);
-    writer_set_meta(w, "channels", v);
-    writer_set_meta(w, "resize", resize_filter_name(o->filter));
-    writer_set_meta(w, "crop", o->crop_center ? "center" : "none");
+    ShapeKey keys[N_SHAPE_KEYS];
+    shape_keys(o, keys);
+    for (int i = 0; i < N_SHAPE_KEYS; i++) writer_set_meta(w, keys[i].key, keys[i].value);
+    writer_set_meta(w, "height", keys[0].value);
+    writer_set_meta(w, "width", keys[0].value);
     writer_set_meta(w, "label_names", names);
     snprintf(v, sizeof v, "%zu", plan->n_labels);
     writer_set_meta(w, "num_labels", v);

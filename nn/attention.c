@@ -7,11 +7,6 @@
 #include <tgmath.h>
 
 /* BLAS takes int dimensions; a layer larger than that is a programming error. */
-static int blas_int(size_t n) {
-    assert(n <= INT_MAX);
-    return (int)n;
-}
-
 void attention_causal_mask(uint8_t *mask, size_t T) {
     for (size_t i = 0; i < T; i++)
         for (size_t j = 0; j < T; j++) mask[i * T + j] = j <= i;

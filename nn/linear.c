@@ -5,11 +5,6 @@
 #include <limits.h>
 
 /* BLAS takes int dimensions; a layer larger than that is a programming error. */
-static int blas_int(size_t n) {
-    assert(n <= INT_MAX);
-    return (int)n;
-}
-
 void linear_forward(scalar *out, const scalar *in, const scalar *weight, const scalar *bias,
                     size_t N, size_t C, size_t OC) {
     assert(C > 0);

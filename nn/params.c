@@ -30,9 +30,3 @@ scalar *param_table_alloc(const ParamTable *t) {
     memset(p, 0, bytes);
     return p;
 }
-
-int param_table_find(const ParamTable *t, const char *name) {
-    for (size_t i = 0; i < t->n; i++)
-        if (strcmp(t->specs[i].name, name) == 0) return (int)i;
-    return -1;
-}

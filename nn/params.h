@@ -35,7 +35,5 @@ void param_table_init(ParamTable *t, const ParamSpec *specs, size_t n);
 void param_table_free(ParamTable *t);
 /* One zeroed allocation of t->total scalars, 64-byte aligned. */
 scalar *param_table_alloc(const ParamTable *t);
-/* The index of the tensor named `name`, or -1. */
-int param_table_find(const ParamTable *t, const char *name);
 
 #endif

@@ -7,7 +7,10 @@
 #ifndef TESSERA_SCALAR_H
 #define TESSERA_SCALAR_H
 
+#include <assert.h>
 #include <cblas.h>
+#include <limits.h>
+#include <stddef.h>
 
 #ifdef NN_DOUBLE
 typedef double scalar;
@@ -18,5 +21,11 @@ typedef float scalar;
 #define cblas_gemm cblas_sgemm
 #define SCALAR_NAME "float"
 #endif
+
+/* BLAS takes int dimensions; every product of ours must fit (asserted, not silently cut). */
+static inline int blas_int(size_t n) {
+    assert(n <= INT_MAX);
+    return (int)n;
+}
 
 #endif

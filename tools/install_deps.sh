@@ -9,7 +9,7 @@ PACKAGES=(
   libopenmpi-dev openmpi-bin libpng-dev zlib1g-dev libarchive-dev libcmocka-dev
   dataset-fashion-mnist
   mate-backgrounds plasma-workspace-wallpapers ukui-wallpapers
-  python3 python3-lmdb python3-numpy python3-pil python3-pytest python3-torch
+  python3 python3-lmdb python3-numpy python3-pil python3-pytest python3-torch procps
 )
 
 missing=()

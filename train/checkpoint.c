@@ -203,8 +203,6 @@ int checkpoint_load(const char *path, const CheckpointInfo *expect, CheckpointIn
                      (unsigned long long)expect->n_params);
     } else if (d->m && !with_moments) {
         rc = err_set(err, "%s: holds no optimizer state (an export, not a training checkpoint)", path);
-    } else if (d->ema && !info->has_ema) {
-        rc = err_set(err, "%s: holds no EMA weights", path);
     }
     if (rc == 0) {
         size_t sz = (size_t)info->n_params * sizeof(float);

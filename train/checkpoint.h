@@ -39,7 +39,8 @@ int checkpoint_write(const char *path, const CheckpointInfo *info, const char *c
 int checkpoint_inspect(const char *path, CheckpointInfo *info, char **config_text, Err *err);
 
 /* Loads into caller buffers after checking the file was written by `model` with the
- * same dims and parameter count. */
+ * same dims and parameter count. d->ema is filled only when the file has EMA weights
+ * (info->has_ema says whether it had). */
 int checkpoint_load(const char *path, const CheckpointInfo *expect, CheckpointInfo *info, CheckpointData *d,
                     Err *err);
 

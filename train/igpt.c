@@ -174,7 +174,7 @@ static size_t igpt_memory_bytes(const Config *c, const Meta *meta, size_t per_ra
     return bytes > 1e18 ? (size_t)1e18 : (size_t)bytes;
 }
 
-static int igpt_create(Model *m, const Config *c, const Meta *meta, size_t per_rank_batch, Err *err) {
+static int igpt_create(Model *m, const Config *c, const Meta *meta, Err *err) {
     const char *size_s = meta_get(meta, "size"), *ch_s = meta_get(meta, "channels"), *labels = meta_get(meta, "num_labels");
     if (!size_s || !ch_s) return err_set(err, "store meta lacks size or channels");
     Igpt *g = xcalloc(1, sizeof *g);
@@ -208,7 +208,6 @@ static int igpt_create(Model *m, const Config *c, const Meta *meta, size_t per_r
     uint64_t dims[10] = {gc.vocab_in, gc.vocab_out, gc.max_seq, gc.layers, gc.heads, gc.width, g->palette, g->down,
                          g->size, (uint64_t)gc.qk_norm};
     memcpy(m->dims, dims, sizeof dims);
-    (void)per_rank_batch; /* activations are sized on the first step */
     return 0;
 }
 

@@ -38,8 +38,8 @@ typedef struct {
     /* Bytes one rank needs (parameters, gradients, AdamW moments, activations), estimated
      * before anything is allocated, so a config too big for the machine is refused early. */
     size_t (*memory_bytes)(const Config *c, const Meta *store_meta, size_t per_rank_batch);
-    /* Builds the model for this config and store; per_rank_batch sizes the activations. */
-    int (*create)(Model *m, const Config *c, const Meta *store_meta, size_t per_rank_batch, Err *err);
+    /* Builds the model for this config and store (activations are sized on the first step). */
+    int (*create)(Model *m, const Config *c, const Meta *store_meta, Err *err);
 } ModelKind;
 
 extern const ModelKind IGPT_MODEL;

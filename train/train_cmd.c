@@ -132,14 +132,10 @@ static int resume(Run *r, Err *err) {
     CheckpointInfo expect = {.n_params = r->model.table->total, .n_dims = r->model.n_dims}, got;
     snprintf(expect.model, sizeof expect.model, "%s", r->model.kind);
     memcpy(expect.dims, r->model.dims, sizeof expect.dims);
-    CheckpointData d = {r->model.params, r->m, r->v, NULL};
+    CheckpointData d = {r->model.params, r->m, r->v, r->ema};
     int rc = checkpoint_load(path, &expect, &got, &d, err);
-    if (rc == 0 && r->ema) {
-        /* The EMA continues from the checkpoint's, or starts from its weights if it had none. */
-        CheckpointData with_ema = {r->model.params, r->m, r->v, r->ema};
-        if (!got.has_ema || checkpoint_load(path, &expect, &got, &with_ema, err) != 0)
-            memcpy(r->ema, r->model.params, r->model.table->total * sizeof *r->ema);
-    }
+    /* The EMA continues from the checkpoint's, or starts from its weights if it had none. */
+    if (rc == 0 && r->ema && !got.has_ema) memcpy(r->ema, r->model.params, r->model.table->total * sizeof *r->ema);
     if (rc == 0) {
         r->step = got.step;
         memcpy(r->rng.s, got.rng, sizeof got.rng);
@@ -278,7 +274,7 @@ static int run(Run *r, int argc, char **argv) {
                        "lower batch_size, width, layers or the image size",
                     need / 1073741824.0, all / 1073741824.0, r->dist.size, have / 1073741824.0);
     }
-    int created = r->kind->create(&r->model, &r->cfg, &meta, per_rank, &err);
+    int created = r->kind->create(&r->model, &r->cfg, &meta, &err);
     meta_free(&meta);
     if (created != 0) return fail(r, "%s", err.msg);
     size_t n = r->model.table->total;
