@@ -24,6 +24,7 @@ void adamw_update(scalar *params, scalar *m, scalar *v, const scalar *grads, siz
 void adamw_step(scalar *params, scalar *m, scalar *v, const scalar *grads, const ParamTable *t, const AdamWConfig *c,
                 double lr, long t_step) {
     for (size_t i = 0; i < t->n; i++) {
+        if (t->specs[i].flags & PARAM_FROZEN) continue;
         size_t at = t->offsets[i];
         double wd = t->specs[i].flags & PARAM_NO_DECAY ? 0.0 : c->weight_decay;
         adamw_update(params + at, m + at, v + at, grads + at, t->specs[i].count, c, lr, wd, t_step);

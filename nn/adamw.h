@@ -2,7 +2,8 @@
  * decoupled from the gradient (p -= lr * wd * p, before the Adam step) and both moments are
  * bias-corrected. It works on the flat buffers a ParamTable lays out (params.h), params,
  * grads, m and v sharing one indexing; tensors flagged PARAM_NO_DECAY (norms, biases,
- * embeddings) get no weight decay. m and v start zeroed (param_table_alloc). */
+ * embeddings) get no weight decay, and tensors flagged PARAM_FROZEN (state a model updates
+ * itself, e.g. an EMA codebook) are not touched. m and v start zeroed (param_table_alloc). */
 #ifndef TESSERA_ADAMW_H
 #define TESSERA_ADAMW_H
 

@@ -16,7 +16,12 @@
 
 #include "scalar.h"
 
-enum { PARAM_NO_DECAY = 1 }; /* norms, biases, embeddings: no weight decay in AdamW */
+enum {
+    PARAM_NO_DECAY = 1, /* norms, biases, embeddings: no weight decay in AdamW */
+    /* State saved with the parameters but not trained by the optimizer (torch's buffers):
+     * e.g. a codebook learned by EMA and its running statistics. AdamW skips it. */
+    PARAM_FROZEN = 2,
+};
 
 typedef struct {
     const char *name;
