@@ -122,10 +122,10 @@ int msg_next_task_item(Reader *body, TaskItem *out, Err *err) {
     out->n = rd_u32(body);
     out->data = rd_bytes(body, out->n);
     if (body->bad) return err_set(err, "truncated task item");
-    if (out->kind < INPUT_JPEG || out->kind > INPUT_FILE) return err_set(err, "unknown task item kind %u", out->kind);
+    if (out->kind < INPUT_JPEG || out->kind > INPUT_TOKENS) return err_set(err, "unknown task item kind %u", out->kind);
     if (out->kind == INPUT_FILE && (out->n == 0 || out->n > INPUT_PATH_MAX))
         return err_set(err, "task item path of %u bytes", out->n);
-    if (out->kind == INPUT_PIXELS && (size_t)out->width * out->height * out->channels != out->n)
+    if ((out->kind == INPUT_PIXELS || out->kind == INPUT_TOKENS) && (size_t)out->width * out->height * out->channels != out->n)
         return err_set(err, "task item of %ux%ux%u pixels carries %u bytes", out->width, out->height, out->channels,
                        out->n);
     return 0;

@@ -23,9 +23,10 @@ typedef enum {
     MSG_STOP = 7,      /* coordinator → worker: the job is over */
 } MsgType;
 
-/* Inputs: JPEG bytes, raw pixels, an error the coordinator already knows, or the path
- * of a file to read (only for workers that share the coordinator's file system). */
-typedef enum { INPUT_JPEG = 1, INPUT_PIXELS = 2, INPUT_ERROR = 3, INPUT_FILE = 4 } InputKind;
+/* Inputs: JPEG bytes, raw pixels, an error the coordinator already knows, the path of a
+ * file to read (only for workers that share the coordinator's file system), or a grid of
+ * uint16 token codes (width × height of them, little-endian; channels = 2, their bytes). */
+typedef enum { INPUT_JPEG = 1, INPUT_PIXELS = 2, INPUT_ERROR = 3, INPUT_FILE = 4, INPUT_TOKENS = 5 } InputKind;
 
 enum { INPUT_PATH_MAX = 4096 };
 
