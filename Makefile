@@ -13,7 +13,7 @@ CFLAGS  += $(MPI_CFLAGS)
 LDLIBS   = -llmdb -lzmq -lturbojpeg -lpng -larchive -lz -lopenblas $(MPI_LIBS) -lm
 ASAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-LIB_SRC := $(wildcard core/*.c store/*.c ingest/*.c nn/*.c train/*.c)
+LIB_SRC := $(wildcard core/*.c store/*.c ingest/*.c nn/*.c tokenize/*.c train/*.c eval/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=build/%.o)
 # nn/ again in double precision, for the finite-difference tests (tests/unit/fd_*.c).
 NN_SRC  := $(wildcard nn/*.c)

@@ -10,6 +10,10 @@
 #include "store/export_cmd.h"
 #include "store/info_cmd.h"
 #include "store/store.h"
+#include "tokenize/job_tokenize.h"
+#include "tokenize/tokenize_cmd.h"
+#include "tokenize/vqvae_model.h"
+#include "train/model.h"
 #include "train/train_cmd.h"
 
 
@@ -23,18 +27,25 @@ static const struct {
     {"info", cmd_info, "print a store's meta and counts"},
     {"export", cmd_export, "draw a store as a PNG grid, or write its records as image files"},
     {"train", cmd_train, "train a model on a store (mpirun -np N for N ranks)"},
+    {"tokenize", cmd_tokenize, "encode a pixel store or JPEG sources into a token store (worker pool)"},
+    {"detokenize", cmd_detokenize, "decode a token store back to a pixel store (worker pool)"},
 };
 
 static void usage(FILE *f) {
     fprintf(f, "usage: tessera COMMAND [options]   (tessera COMMAND --help for more)\n\n");
     for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++)
-        fprintf(f, "  %-8s %s\n", COMMANDS[i].name, COMMANDS[i].what);
+        fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].what);
     fprintf(f, "\ntessera %s\n", TESSERA_VERSION);
 }
 
 int main(int argc, char **argv) {
     /* The jobs a pool worker can run; later stages add theirs here. */
     pool_register_job(&INGEST_JOB);
+    pool_register_job(&TOKENIZE_JOB);
+    pool_register_job(&DETOKENIZE_JOB);
+    /* The model families `tessera train` knows. */
+    train_register_model(&IGPT_MODEL);
+    train_register_model(&VQVAE_MODEL);
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_OK;

@@ -38,9 +38,11 @@ static void strip_comment(char *line) {
 
 typedef int (*PairFn)(void *ctx, const char *key, const char *value, const char *origin, Err *err);
 
-static int each_pair(const char *path, char **overrides, int n_overrides, PairFn fn, void *ctx, Err *err) {
+/* The pairs of a file (or, with text, of that text, named path in messages), then the overrides. */
+static int each_pair(const char *path, const char *text, char **overrides, int n_overrides, PairFn fn, void *ctx,
+                     Err *err) {
     if (path) {
-        FILE *f = fopen(path, "r");
+        FILE *f = text ? fmemopen((void *)text, strlen(text), "r") : fopen(path, "r");
         if (!f) return err_set(err, "%s: cannot open config (%s)", path, strerror(errno));
         char *line = NULL;
         size_t cap = 0;
@@ -93,7 +95,7 @@ static int peek_pair(void *ctx, const char *key, const char *value, const char *
 
 char *config_peek(const char *path, char **overrides, int n_overrides, const char *key, Err *err) {
     Peek p = {key, NULL};
-    if (each_pair(path, overrides, n_overrides, peek_pair, &p, err) != 0) {
+    if (each_pair(path, NULL, overrides, n_overrides, peek_pair, &p, err) != 0) {
         free(p.value);
         return NULL;
     }
@@ -167,8 +169,8 @@ static int set_pair(void *ctx, const char *key, const char *value, const char *o
     return 0;
 }
 
-int config_load(Config *c, const ConfigKey *const *schemas, const char *path, char **overrides, int n_overrides,
-                Err *err) {
+static int load(Config *c, const ConfigKey *const *schemas, const char *path, const char *text, char **overrides,
+                int n_overrides, Err *err) {
     memset(c, 0, sizeof *c);
     for (size_t s = 0; schemas[s]; s++) {
         for (const ConfigKey *k = schemas[s]; k->key; k++) {
@@ -185,12 +187,21 @@ int config_load(Config *c, const ConfigKey *const *schemas, const char *path, ch
         }
     }
     Loader l = {c, path, xcalloc(c->n ? c->n : 1, 1)};
-    int rc = each_pair(path, overrides, n_overrides, set_pair, &l, err);
+    int rc = each_pair(path, text, overrides, n_overrides, set_pair, &l, err);
     free(l.seen_in_file);
     for (size_t i = 0; rc == 0 && i < c->n; i++)
         if (!c->values[i]) rc = err_set(err, "%s: %s is required and not given", path ? path : "config", c->keys[i]->key);
     if (rc != 0) config_free(c);
     return rc;
+}
+
+int config_load(Config *c, const ConfigKey *const *schemas, const char *path, char **overrides, int n_overrides,
+                Err *err) {
+    return load(c, schemas, path, NULL, overrides, n_overrides, err);
+}
+
+int config_load_text(Config *c, const ConfigKey *const *schemas, const char *text, const char *name, Err *err) {
+    return load(c, schemas, name, text, NULL, 0, err);
 }
 
 void config_free(Config *c) {

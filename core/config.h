@@ -40,6 +40,8 @@ char *config_peek(const char *path, char **overrides, int n_overrides, const cha
 /* schemas: NULL-terminated list of arrays, each ended by an entry with key == NULL. */
 int config_load(Config *c, const ConfigKey *const *schemas, const char *path, char **overrides, int n_overrides,
                 Err *err);
+/* The same for config text held in memory (a checkpoint's); messages name it `name`. */
+int config_load_text(Config *c, const ConfigKey *const *schemas, const char *text, const char *name, Err *err);
 void config_free(Config *c);
 
 long config_int(const Config *c, const char *key);

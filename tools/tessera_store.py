@@ -6,6 +6,9 @@
     len(s)                     # number of records
     s[0]["image"], s[0]["label"]   # uint8 array (H, W, C), int (-1 = unlabelled)
 
+    t = Store("fmnist-test.tokens")    # a token store (tessera tokenize)
+    t[0]["tokens"]             # uint16 array (h, w): the code grid
+
 Records are read zero-copy inside one read transaction; `image` arrays are copies
 so they stay valid after the store is closed.
 """
@@ -38,13 +41,15 @@ def decode_record(raw):
         raise StoreError(f"record payload is {len(raw) - RECORD_HEADER.size} bytes, header says {n}")
     data = np.frombuffer(raw, dtype=DTYPES[dtype], offset=RECORD_HEADER.size).copy()
     out = {"label": label, "height": h, "width": w, "channels": channels}
+    # uint8: pixels; uint16: token codes; float16: feature vectors (semantic tokens)
+    name = {1: "image", 2: "tokens", 3: "features"}[dtype]
     if flags & FLAG_VARIABLE:
-        out["data"] = data
+        out[name] = data  # a variable-length sequence (dynamic codes)
     else:
         if data.size != h * w * channels:
             raise StoreError(f"record payload holds {data.size} values, {h}x{w}x{channels} needs {h * w * channels}")
         arr = data.reshape(h, w, channels)
-        out["image" if dtype == 1 else "tokens"] = arr
+        out[name] = arr[:, :, 0] if dtype == 2 and channels == 1 else arr
     return out
 
 

@@ -166,6 +166,7 @@ static uint8_t *read_verified(const char *path, size_t *n_out, CheckpointInfo *i
         buf_free(&b);
         return NULL;
     }
+    info->checksum = stored;
     *with_moments = b.len == with;
     *n_out = b.len;
     return b.data;

@@ -24,6 +24,7 @@ typedef struct {
     uint64_t rng[4];
     uint64_t n_params;
     int has_ema;
+    uint32_t checksum; /* the file's CRC-32 (filled when a checkpoint is read) */
 } CheckpointInfo;
 
 /* Tensors to save or fill; m, v and ema may be NULL (then they are not written / read). */

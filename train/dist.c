@@ -21,6 +21,14 @@ void dist_allreduce_sum(float *buf, size_t n) {
     }
 }
 
+void dist_allreduce_sum_double(double *buf, size_t n) {
+    const size_t chunk = (size_t)1 << 30;
+    for (size_t at = 0; at < n; at += chunk) {
+        size_t count = n - at < chunk ? n - at : chunk;
+        MPI_Allreduce(MPI_IN_PLACE, buf + at, (int)count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    }
+}
+
 double dist_sum(double v) {
     double out;
     MPI_Allreduce(&v, &out, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);

@@ -15,6 +15,7 @@ void dist_init(Dist *d, int *argc, char ***argv);
 void dist_finalize(void);
 /* Sums buf over ranks, in place, in chunks below MPI's int count limit. */
 void dist_allreduce_sum(float *buf, size_t n);
+void dist_allreduce_sum_double(double *buf, size_t n);
 double dist_sum(double v);
 double dist_max(double v);
 void dist_barrier(void);

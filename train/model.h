@@ -16,6 +16,27 @@
 
 typedef struct Model Model;
 
+/* Named numbers a model reports: its own parts of the loss, validation scores. */
+enum { MODEL_MAX_MEASURES = 16 };
+typedef struct {
+    size_t n;
+    const char *names[MODEL_MAX_MEASURES]; /* static strings */
+    double values[MODEL_MAX_MEASURES];
+} Measures;
+
+static inline void measures_add(Measures *m, const char *name, double value) {
+    if (m->n < MODEL_MAX_MEASURES) m->names[m->n] = name, m->values[m->n++] = value;
+}
+
+/* The collective operations a model may call inside step, after_update and validate
+ * (MPI under mpirun; for one rank they change nothing). Every rank must make the same
+ * calls in the same order. */
+typedef struct {
+    int rank, size;
+    void (*sum_floats)(float *buf, size_t n);
+    void (*sum_doubles)(double *buf, size_t n);
+} ModelComm;
+
 struct Model {
     const char *kind;            /* the `model` config value, stored in checkpoints */
     const ParamTable *table;     /* parameter layout */
@@ -24,10 +45,21 @@ struct Model {
     uint64_t dims[CKPT_MAX_DIMS];
     size_t tokens_per_example;   /* for tokens/s (0 when it does not apply) */
     void *state;
-    /* Zeroes the gradients, then forward + backward over n examples; returns the mean loss. */
+    ModelComm comm; /* set by the trainer before the first step */
+    /* Zeroes the gradients, then forward + backward over n examples; returns the mean loss.
+     * Parts of the loss go in step_measures (averaged over ranks and logged). */
     float (*step)(Model *m, const RecordView *examples, size_t n);
-    /* Writes a PNG of samples (one row per class where it applies). */
+    Measures step_measures;
+    /* Optional: run on every rank after each optimizer step, for state the optimizer does
+     * not own (an EMA codebook); `step` is the number of updates done. */
+    void (*after_update)(Model *m, uint64_t step);
+    /* Optional: scores on held-out data every validate_every steps and at the end, logged
+     * with a "val_" prefix. Collective: every rank calls it. */
+    int (*validate)(Model *m, Measures *out, Err *err);
+    uint64_t validate_every;
+    /* Writes a PNG of samples (one row per class where it applies), on rank 0. */
     int (*write_samples)(Model *m, const char *png, uint64_t seed, Err *err);
+    const char *samples_name; /* file name in run_dir; NULL: "samples.png" */
     void (*destroy)(Model *m);
 };
 
@@ -43,5 +75,15 @@ typedef struct {
 } ModelKind;
 
 extern const ModelKind IGPT_MODEL;
+
+/* Stages register the models they define at start-up (tessera.c), as pool jobs are. */
+void train_register_model(const ModelKind *kind);
+const ModelKind *train_find_model(const char *name);
+/* "igpt|vqvae|...", for messages. */
+void train_model_names(char *out, size_t cap);
+
+/* The keys every model shares (model, store, run_dir, batch_size, ...): a checkpoint's
+ * config text is parsed with these and the model's own. */
+extern const ConfigKey TRAIN_SHARED_KEYS[];
 
 #endif

@@ -33,8 +33,8 @@
 #include "metrics.h"
 #include "model.h"
 
-static const ConfigKey SHARED_KEYS[] = {
-    {"model", CFG_ENUM, NULL, 0, -1, "igpt", "the model family"},
+const ConfigKey TRAIN_SHARED_KEYS[] = {
+    {"model", CFG_STRING, NULL, 0, -1, NULL, "the model family (igpt, vqvae)"},
     {"store", CFG_STRING, NULL, 0, -1, NULL, "the store to train on"},
     {"run_dir", CFG_STRING, NULL, 0, -1, NULL, "where config, metrics, checkpoints and samples go"},
     {"batch_size", CFG_INT, "32", 1, 1e6, NULL, "examples per step over all ranks"},
@@ -56,7 +56,26 @@ static const ConfigKey SHARED_KEYS[] = {
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
-static const ModelKind *const MODELS[] = {&IGPT_MODEL};
+enum { MAX_MODELS = 16 };
+static const ModelKind *models[MAX_MODELS];
+static size_t n_models;
+
+void train_register_model(const ModelKind *kind) {
+    if (!train_find_model(kind->name) && n_models < MAX_MODELS) models[n_models++] = kind;
+}
+
+const ModelKind *train_find_model(const char *name) {
+    for (size_t i = 0; i < n_models; i++)
+        if (!strcmp(models[i]->name, name)) return models[i];
+    return NULL;
+}
+
+void train_model_names(char *out, size_t cap) {
+    size_t at = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < n_models && at < cap; i++)
+        at += (size_t)snprintf(out + at, cap - at, "%s%s", i ? ", " : "", models[i]->name);
+}
 
 static const char *USAGE =
     "usage: tessera train CONFIG.ini [key=value ...]      (mpirun -np N tessera train ... for N ranks)\n"
@@ -194,9 +213,18 @@ static int train_loop(Run *r, Err *err) {
         adamw_step(r->model.params, r->m, r->v, r->model.grads, r->model.table, &ac, lr, (long)r->step + 1);
         if (r->ema) ema_update(r->ema, r->model.params, n, config_float(c, "ema_decay"));
         r->step++;
+        if (r->model.after_update) r->model.after_update(&r->model, r->step);
         window_steps++;
         int last = r->step == steps;
-        if (r->dist.rank == 0 && (r->step % log_every == 0 || last)) {
+        int log_now = r->step % log_every == 0 || last;
+        int validate_now = r->model.validate && ((r->model.validate_every && r->step % r->model.validate_every == 0) || last);
+        Measures val = {0}, *parts = &r->model.step_measures;
+        if ((log_now || validate_now) && ranks > 1 && parts->n) { /* this step's parts, averaged over ranks */
+            dist_allreduce_sum_double(parts->values, parts->n);
+            for (size_t k = 0; k < parts->n; k++) parts->values[k] /= (double)ranks;
+        }
+        if (validate_now && (rc = r->model.validate(&r->model, &val, err)) != 0) break;
+        if (r->dist.rank == 0 && (log_now || validate_now)) {
             double t = now_seconds(), examples_per_s = (double)window_steps * (double)per_rank * (double)ranks / (t - window_start);
             metrics_begin(&log, r->step);
             metrics_int(&log, "epoch", (long long)epoch);
@@ -205,9 +233,17 @@ static int train_loop(Run *r, Err *err) {
             metrics_num(&log, "grad_norm", grad_norm);
             metrics_num(&log, "examples_per_s", examples_per_s);
             if (r->model.tokens_per_example) metrics_num(&log, "tokens_per_s", examples_per_s * (double)r->model.tokens_per_example);
+            for (size_t k = 0; k < parts->n; k++) metrics_num(&log, parts->names[k], parts->values[k]);
+            char val_name[64];
+            for (size_t k = 0; k < val.n; k++) {
+                snprintf(val_name, sizeof val_name, "val_%s", val.names[k]);
+                metrics_num(&log, val_name, val.values[k]);
+            }
             rc = metrics_end(&log, err);
-            fprintf(stderr, "step %6llu/%llu  loss %.4f  lr %.2e  grad_norm %.3f  %.1f examples/s\n",
+            fprintf(stderr, "step %6llu/%llu  loss %.4f  lr %.2e  grad_norm %.3f  %.1f examples/s",
                     (unsigned long long)r->step, (unsigned long long)steps, loss, lr, grad_norm, examples_per_s);
+            for (size_t k = 0; k < val.n; k++) fprintf(stderr, "  val_%s %.4g", val.names[k], val.values[k]);
+            fputc('\n', stderr);
             window_start = t;
             window_steps = 0;
         }
@@ -222,27 +258,24 @@ static int train_loop(Run *r, Err *err) {
     return rc;
 }
 
-static const ModelKind *find_model(const char *name) {
-    for (size_t i = 0; i < sizeof MODELS / sizeof *MODELS; i++)
-        if (!strcmp(MODELS[i]->name, name)) return MODELS[i];
-    return NULL;
-}
-
 static int run(Run *r, int argc, char **argv) {
     Err err;
     const char *path = argv[1];
     char **overrides = argv + 2;
     int n_over = argc - 2;
+    char names[256];
+    train_model_names(names, sizeof names);
+    err.msg[0] = 0;
     char *model_name = config_peek(path, overrides, n_over, "model", &err);
-    if (!model_name) return fail(r, "%s", err.msg[0] && !strstr(err.msg, "(null)") ? err.msg : "the config names no model (model = igpt)");
-    r->kind = find_model(model_name);
+    if (!model_name) return err.msg[0] ? fail(r, "%s", err.msg) : fail(r, "%s: the config names no model (model = one of %s)", path, names);
+    r->kind = train_find_model(model_name);
     if (!r->kind) {
-        int rc = fail(r, "%s: model = %s is not a model this tessera trains (igpt)", path, model_name);
+        int rc = fail(r, "%s: model = %s is not a model this tessera trains (%s)", path, model_name, names);
         free(model_name);
         return rc;
     }
     free(model_name);
-    const ConfigKey *const schemas[] = {SHARED_KEYS, r->kind->keys, NULL};
+    const ConfigKey *const schemas[] = {TRAIN_SHARED_KEYS, r->kind->keys, NULL};
     if (config_load(&r->cfg, schemas, path, overrides, n_over, &err) != 0) return fail(r, "%s", err.msg);
     openblas_set_num_threads((int)config_int(&r->cfg, "threads"));
 
@@ -277,6 +310,7 @@ static int run(Run *r, int argc, char **argv) {
     int created = r->kind->create(&r->model, &r->cfg, &meta, &err);
     meta_free(&meta);
     if (created != 0) return fail(r, "%s", err.msg);
+    r->model.comm = (ModelComm){r->dist.rank, r->dist.size, dist_allreduce_sum, dist_allreduce_sum_double};
     size_t n = r->model.table->total;
 
     const char *run_dir = config_str(&r->cfg, "run_dir");
@@ -308,7 +342,7 @@ static int run(Run *r, int argc, char **argv) {
     /* Samples come from the EMA weights when there are any (training is over). */
     if (r->ema) memcpy(r->model.params, r->ema, n * sizeof *r->ema);
     if (r->dist.rank == 0 && r->model.write_samples) {
-        char *png = fs_join(run_dir, "samples.png");
+        char *png = fs_join(run_dir, r->model.samples_name ? r->model.samples_name : "samples.png");
         int rc = r->model.write_samples(&r->model, png, (uint64_t)config_int(&r->cfg, "seed"), &err);
         if (rc == 0) fprintf(stderr, "tessera: samples in %s\n", png);
         free(png);
