@@ -184,7 +184,9 @@ int pool_worker_run(const WorkerOptions *o) {
             last_hello = t;
         }
         if (w.state) send_heartbeat_if_quiet(&w);
-        if (t - w.last_heard > o->heartbeat_timeout) {
+        /* Silence counts only when a poll found nothing: after a long batch the messages that
+         * came meanwhile are still queued, and the next poll reads them. */
+        if (n == 0 && t - w.last_heard > o->heartbeat_timeout) {
             if (o->local) {
                 fprintf(stderr, "tessera worker: coordinator silent for %.0f s, exiting\n", t - w.last_heard);
                 break;
