@@ -53,8 +53,8 @@ typedef struct {
     ParamTable table;
     scalar *params, *grads;
     /* indices into table of the codebook (K, D) and of state the optimizer does not own:
-     * EMA counts (K) and sums (K, D), usage (K, an EMA of assignments per step), and a flag
-     * set once the codebook was initialized from encoder outputs */
+     * EMA counts (K) and sums (K, D), usage (K, an EMA of assignments per step), and a
+     * counter: 0 until the codebook is drawn from encoder outputs, then 1 + updates done */
     size_t codebook, ema_count, ema_sum, usage, initialized;
     /* work buffers for a batch of `cap` images */
     size_t cap;

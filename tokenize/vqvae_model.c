@@ -33,7 +33,6 @@ typedef struct {
     VqVae net;
     double codebook_decay, restart_fraction;
     uint64_t seed;
-    Rng rng; /* picks this rank's candidate vectors */
     /* statistics summed over ranks after each step: counts (K), sums (K, D), then
      * candidates (ranks × per_rank, D), each rank filling its own slot */
     float *stats;
@@ -60,8 +59,13 @@ static void gather_candidates(VqModel *q, const ModelComm *comm, size_t N) {
     float *slots = q->stats + (size_t)v->s.q.K * (1 + D);
     memset(slots, 0, (size_t)comm->size * P * D * sizeof *slots);
     float *mine = slots + (size_t)comm->rank * P * D;
+    /* Counter-based picks (seed, rank, update count): a resumed run picks what the
+     * uninterrupted one would have, with no generator state to save. */
+    uint64_t updates = (uint64_t)*vqvae_param(v, v->initialized);
+    Rng rng;
+    rng_seed(&rng, q->seed ^ mix64(((uint64_t)comm->rank << 40) ^ updates ^ 0xca4d1da7e5ULL));
     for (size_t j = 0; j < P; j++) {
-        const scalar *row = v->z + rng_below(&q->rng, N) * D;
+        const scalar *row = v->z + rng_below(&rng, N) * D;
         for (size_t d = 0; d < D; d++) mine[j * D + d] = (float)row[d];
     }
 }
@@ -146,6 +150,7 @@ static void vq_after_update(Model *m, uint64_t step) {
             (size_t)m->comm.size * q->per_rank_candidates, q->restart_fraction * total / (double)K, q->seed ^ mix64(step),
             &v->s.q);
     }
+    *vqvae_param(v, v->initialized) += 1; /* counts updates (exact in float up to 2^24) */
     double used;
     double perplexity = quantizer_perplexity(hist, (int)K, &used);
     free(hist);
@@ -358,7 +363,6 @@ static void size_stats(VqModel *q, int ranks) {
 static float vq_first_step(Model *m, const RecordView *examples, size_t n) {
     VqModel *q = m->state;
     size_stats(q, m->comm.size);
-    rng_seed(&q->rng, q->seed ^ mix64(0xca4d1da7e5ULL + (uint64_t)m->comm.rank));
     m->step = vq_step;
     return vq_step(m, examples, n);
 }

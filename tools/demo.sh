@@ -6,11 +6,17 @@
 #   2. `tessera ingest` decodes each split through the ZeroMQ worker pool into a pixel store:
 #      OUT/fmnist-train.lmdb (60,000 records) and OUT/fmnist-test.lmdb (10,000 records).
 #   3. `tessera export` draws a grid of the train store: OUT/fmnist-train.png.
-# Re-running is cheap: the JPEG tree is kept and ingest resumes (finds everything done).
+#   4. `tessera train` (MPI, one rank per core) trains the VQ-VAE tokenizer of
+#      configs/vq-fmnist.ini on a short schedule ([tokenizer] steps), validating on the test
+#      split: OUT/vq-fmnist/{metrics.jsonl,reconstructions.png,ckpt_*.bin}.
+#   5. `tessera tokenize` turns both splits into token stores (7×7 codes of 512):
+#      OUT/fmnist-train.tokens, OUT/fmnist-test.tokens.
+# Re-running is cheap: the JPEG tree is kept, ingest and tokenize resume, and training
+# resumes from its last checkpoint (finds the schedule done).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 T=build/tessera
-ini() { awk -F' *= *' -v key="$1" '/^\[/{s=$0} s=="[ingest]" && $1==key {print $2}' configs/demo.ini; }
+ini() { awk -F' *= *' -v sec="[${2:-ingest}]" -v key="$1" '/^\[/{s=$0} s==sec && $1==key {print $2}' configs/demo.ini; }
 SIZE=$(ini size) CHANNELS=$(ini channels) RESIZE=$(ini resize) CROP=$(ini crop) OUT=$(ini out)
 FM=/usr/share/datasets/fashion-mnist
 NAMES="T-shirt/top,Trouser,Pullover,Dress,Coat,Sandal,Shirt,Sneaker,Bag,Ankle boot"
@@ -33,8 +39,23 @@ done
 
 echo "== grid"
 $T export "$OUT/fmnist-train.lmdb" --grid "$OUT/fmnist-train.png" --n 100
+
+VQ_CONFIG=$(ini config tokenizer) VQ_STEPS=$(ini steps tokenizer) VQ_RUN=$(ini run_dir tokenizer)
+RANKS=$(( $(nproc) >= 2 ? 2 : 1 ))  # the global batch (64) splits evenly
+echo "== training the VQ tokenizer ($VQ_CONFIG, $VQ_STEPS steps, $RANKS ranks)"
+OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 \
+  mpirun -np "$RANKS" --oversubscribe --bind-to none $T train "$VQ_CONFIG" steps="$VQ_STEPS" run_dir="$VQ_RUN" \
+  store="$OUT/fmnist-train.lmdb" val_store="$OUT/fmnist-test.lmdb" val_every="$VQ_STEPS" ckpt_every=100 log_every=50
+CKPT=$(ls "$VQ_RUN"/ckpt_*.bin | tail -1)
+for split in train test; do
+  echo "== tokenizing $split with $CKPT"
+  $T tokenize --tokenizer "$CKPT" "$OUT/fmnist-$split.lmdb" -o "$OUT/fmnist-$split.tokens"
+done
+
 echo
-$T info "$OUT/fmnist-train.lmdb"
+$T info "$OUT/fmnist-test.tokens" | grep -v '^tokenizer_config\|^  \|= ' || true
 echo
 echo "demo done: $OUT/fmnist-train.lmdb ($($T info "$OUT/fmnist-train.lmdb" | awk '/^records:/{print $2}') records)," \
-     "$OUT/fmnist-test.lmdb ($($T info "$OUT/fmnist-test.lmdb" | awk '/^records:/{print $2}') records), $OUT/fmnist-train.png"
+     "$OUT/fmnist-test.lmdb ($($T info "$OUT/fmnist-test.lmdb" | awk '/^records:/{print $2}') records), $OUT/fmnist-train.png;"
+echo "  tokenizer $CKPT (last validation: $(tail -1 "$VQ_RUN/metrics.jsonl" | /usr/bin/python3 -c 'import json,sys; m=json.load(sys.stdin); print("PSNR %.2f dB, SSIM %.3f, %.0f%% of codes used" % (m["val_psnr"], m["val_ssim"], 100*m["val_codebook_usage"]))')), $VQ_RUN/reconstructions.png;"
+echo "  token stores $OUT/fmnist-train.tokens, $OUT/fmnist-test.tokens"
