@@ -419,7 +419,15 @@ static void shut_down(Coordinator *c) {
     msg_begin(&c->msg, MSG_STOP, c->session);
     for (size_t i = 0; i < c->n_workers; i++)
         if (c->workers[i].alive) send_to(c, &c->workers[i], &c->msg, ZMQ_DONTWAIT);
-    /* Give local workers a moment to leave on their own, then make sure. */
+    /* A local worker that never said HELLO did nothing and got no STOP: end it now rather
+     * than wait for it (small jobs can finish before every worker has started). */
+    for (int i = 0; i < c->n_children; i++) {
+        int known = 0;
+        for (size_t k = 0; k < c->n_workers; k++)
+            known |= c->workers[k].alive && c->workers[k].local && c->workers[k].pid == (uint32_t)c->children[i];
+        if (!known) kill(c->children[i], SIGKILL);
+    }
+    /* Give the others a moment to leave on their own, then make sure. */
     double until = now_seconds() + 3.0;
     while (c->n_children > 0 && now_seconds() < until) {
         int status;

@@ -31,7 +31,7 @@ typedef struct {
 } Planner;
 
 static uint64_t hash_str(const char *s) {
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = 14695981039346656037ull;
     for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
     return h;
 }

@@ -74,6 +74,11 @@ int cmd_info(int argc, char **argv) {
             buf_printf(&out, "%s: ", k);
             for (size_t j = 0; j < n_names; j++) buf_printf(&out, "%s%s", j ? ", " : "", names[j]);
             buf_put_u8(&out, '\n');
+        } else if (strchr(v, '\n')) { /* one line per key: a long text (a tokenizer's config) is cut */
+            size_t lines = 1;
+            for (const char *p = v; *p; p++) lines += *p == '\n' && p[1];
+            buf_printf(&out, "%s: %.*s … (%zu lines; --json gives the whole value)\n", k, (int)strcspn(v, "\n"), v,
+                       lines);
         } else {
             buf_printf(&out, "%s: %s\n", k, v);
         }

@@ -191,7 +191,7 @@ size_t store_source_key(const char *source_id, char *out) {
         memcpy(out, source_id, n);
         return n;
     }
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    uint64_t h = 14695981039346656037ull; /* FNV-1a */
     for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)source_id[i]) * 1099511628211ull;
     size_t keep = SOURCE_KEY_MAX - 17;
     memcpy(out, source_id, keep);

@@ -145,8 +145,13 @@ static int plan_store(Tokenize *t, const char *path, Buf *names, Err *err) {
         rc = err_set(err, "%s: is a %s store; tokenize reads pixel stores or JPEG sources", path, kind ? kind : "unknown");
     else if (height <= 0 || width <= 0)
         rc = err_set(err, "%s: its meta lacks height and width", path);
-    else if (tokenizer_open(&t->tok, t->tokenizer_path, height, width, err) != 0)
-        rc = err_prefix(err, "pixel store %s holds %d×%d images", path, height, width);
+    else if (tokenizer_open(&t->tok, t->tokenizer_path, 0, 0, err) != 0)
+        rc = -1;
+    else if (height % t->tok.downsample || width % t->tok.downsample)
+        rc = err_set(err, "%s: holds %d×%d images; the tokenizer %s downsamples by %d, which does not divide them",
+                     path, height, width, t->tokenizer_path, t->tok.downsample);
+    else if ((tokenizer_close(&t->tok), tokenizer_open(&t->tok, t->tokenizer_path, height, width, err)) != 0)
+        rc = -1;
     else if (channels != t->tok.channels)
         rc = err_set(err, "%s: holds %d-channel images, the tokenizer %s takes %d channels", path, channels,
                      t->tokenizer_path, t->tok.channels);

@@ -14,7 +14,7 @@ int tokenizer_open(Tokenizer *t, const char *path, int height, int width, Err *e
     CheckpointInfo info;
     if (checkpoint_inspect(path, &info, &t->config_text, err) != 0) return -1;
     if (strcmp(info.model, "vqvae") != 0) {
-        free(t->config_text);
+        tokenizer_close(t); /* leaves t closed (config_text NULL): callers may close it again */
         return err_set(err, "%s: is a checkpoint of model '%s', not of a tokenizer (vqvae)", path, info.model);
     }
     Config cfg;
@@ -31,13 +31,13 @@ int tokenizer_open(Tokenizer *t, const char *path, int height, int width, Err *e
             rc = err_set(err, "%s: its header's dimensions disagree with its own config", path);
     }
     if (rc != 0) {
-        free(t->config_text);
+        tokenizer_close(t);
         return -1;
     }
     VqVaeShape sized = s;
     if (height && width) {
         if (height % s.downsample || width % s.downsample) {
-            free(t->config_text);
+            tokenizer_close(t);
             return err_set(err, "%s: its downsampling factor %d does not divide the image size %d×%d", path,
                            s.downsample, height, width);
         }

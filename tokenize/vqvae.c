@@ -122,7 +122,7 @@ void vqvae_create(VqVae *v, const VqVaeShape *s) {
     size_t ne, nd;
     const ParamSpec *se = convnet_specs(&v->enc, &ne), *sd = convnet_specs(&v->dec, &nd);
     size_t K = (size_t)s->q.K, D = (size_t)s->q.D;
-    v->specs = xmalloc((ne + nd + 5) * sizeof *v->specs);
+    v->specs = xmalloc((ne + nd + 6) * sizeof *v->specs);
     memcpy(v->specs, se, ne * sizeof *se);
     memcpy(v->specs + ne, sd, nd * sizeof *sd);
     size_t at = ne + nd;
@@ -137,6 +137,8 @@ void vqvae_create(VqVae *v, const VqVaeShape *s) {
     v->specs[at++] = (ParamSpec){"codebook.usage", K, PARAM_FROZEN};
     v->initialized = at;
     v->specs[at++] = (ParamSpec){"codebook.initialized", 1, PARAM_FROZEN};
+    v->restarted = at;
+    v->specs[at++] = (ParamSpec){"codebook.restarted", 1, PARAM_FROZEN};
     param_table_init(&v->table, v->specs, at);
     v->params = param_table_alloc(&v->table);
     v->grads = param_table_alloc(&v->table);

@@ -54,8 +54,9 @@ typedef struct {
     scalar *params, *grads;
     /* indices into table of the codebook (K, D) and of state the optimizer does not own:
      * EMA counts (K) and sums (K, D), usage (K, an EMA of assignments per step), and a
-     * counter: 0 until the codebook is drawn from encoder outputs, then 1 + updates done */
-    size_t codebook, ema_count, ema_sum, usage, initialized;
+     * counter: 0 until the codebook is drawn from encoder outputs, then 1 + updates done;
+     * and the number of dead-code restarts so far (counters are exact in float to 2^24) */
+    size_t codebook, ema_count, ema_sum, usage, initialized, restarted;
     /* work buffers for a batch of `cap` images */
     size_t cap;
     scalar *z, *zq, *dzq, *dz, *qscratch; /* (cap·h·w, D) rows */

@@ -38,7 +38,6 @@ typedef struct {
     float *stats;
     size_t n_stats, per_rank_candidates;
     scalar *candidates;
-    uint64_t restarted_total;
     /* validation */
     Store val;
     int has_val;
@@ -145,7 +144,7 @@ static void vq_after_update(Model *m, uint64_t step) {
     if (q->restart_fraction > 0) {
         candidates_from_stats(q, &m->comm);
         int ema = !v->s.q.codebook_loss;
-        q->restarted_total += quantizer_restart_dead(
+        *vqvae_param(v, v->restarted) += (scalar)quantizer_restart_dead(
             codebook, usage, ema ? ema_count : NULL, ema ? ema_sum : NULL, q->candidates,
             (size_t)m->comm.size * q->per_rank_candidates, q->restart_fraction * total / (double)K, q->seed ^ mix64(step),
             &v->s.q);
@@ -155,7 +154,7 @@ static void vq_after_update(Model *m, uint64_t step) {
     double perplexity = quantizer_perplexity(hist, (int)K, &used);
     free(hist);
     measures_add(&m->step_measures, "perplexity", perplexity);
-    measures_add(&m->step_measures, "codes_restarted", (double)q->restarted_total);
+    measures_add(&m->step_measures, "codes_restarted", (double)*vqvae_param(v, v->restarted));
 }
 
 /* ------------------------------------------------------------------ validation */

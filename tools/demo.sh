@@ -53,7 +53,7 @@ for split in train test; do
 done
 
 echo
-$T info "$OUT/fmnist-test.tokens" | grep -v '^tokenizer_config\|^  \|= ' || true
+$T info "$OUT/fmnist-test.tokens"
 echo
 echo "demo done: $OUT/fmnist-train.lmdb ($($T info "$OUT/fmnist-train.lmdb" | awk '/^records:/{print $2}') records)," \
      "$OUT/fmnist-test.lmdb ($($T info "$OUT/fmnist-test.lmdb" | awk '/^records:/{print $2}') records), $OUT/fmnist-train.png;"

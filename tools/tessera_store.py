@@ -124,7 +124,7 @@ def source_key(source_id):
     raw = source_id.encode()
     if len(raw) <= SOURCE_KEY_MAX:
         return raw
-    h = 1469598103934665603
+    h = 14695981039346656037
     for b in raw:
         h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
     keep = SOURCE_KEY_MAX - 17
