@@ -380,7 +380,7 @@ def test_corrupted_and_truncated_checkpoints(fm, tokens, tmp):
 def test_pixel_stores_of_the_wrong_shape(fm, tmp):
     _ingest(fm.idx, tmp / "s30", size=30)
     refused(tokenize(fm.ckpt, tmp / "s30", "-o", tmp / "out", check=None), "s30", fm.ckpt,
-            "does not divide the image size 30×30")
+            "holds 30×30 images", "downsamples by 4, which does not divide them")
     refused(tokenize(fm.ckpt, fm.idx, "-o", tmp / "out", "--size", 30, check=None), "--size 30",
             "does not divide the image size 30×30")
     _ingest(fm.idx, tmp / "rgb", channels=3)
