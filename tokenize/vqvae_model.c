@@ -182,7 +182,8 @@ static int vq_validate(Model *m, Measures *out, Err *err) {
     VqVae *v = &q->net;
     if (!q->has_val) return 0;
     size_t K = (size_t)v->s.q.K, cells = (size_t)v->grid_h * v->grid_w, bytes = image_bytes(v);
-    double *sums = xcalloc(3 + K, sizeof *sums); /* psnr, ssim, images, then the code histogram */
+    enum { PSNR, SSIM, IMAGES, FAILED, HIST }; /* the sums, then the code histogram */
+    double *sums = xcalloc(HIST + K, sizeof *sums);
     int32_t *codes = xmalloc(VAL_CHUNK * cells * sizeof *codes);
     uint8_t *recon = xmalloc(VAL_CHUNK * bytes);
     uint64_t idx[VAL_CHUNK];
@@ -201,22 +202,22 @@ static int vq_validate(Model *m, Measures *out, Err *err) {
             vqvae_tokenize(v, q->ptrs, n, codes);
             vqvae_detokenize(v, codes, n, recon);
             for (size_t k = 0; k < n; k++) {
-                sums[0] += recon_psnr(q->ptrs[k], recon + k * bytes, v->s.height, v->s.width, v->s.channels);
-                sums[1] += recon_ssim(q->ptrs[k], recon + k * bytes, v->s.height, v->s.width, v->s.channels);
+                sums[PSNR] += recon_psnr(q->ptrs[k], recon + k * bytes, v->s.height, v->s.width, v->s.channels);
+                sums[SSIM] += recon_ssim(q->ptrs[k], recon + k * bytes, v->s.height, v->s.width, v->s.channels);
             }
-            sums[2] += (double)n;
-            for (size_t k = 0; k < n * cells; k++) sums[3 + codes[k]] += 1;
+            sums[IMAGES] += (double)n;
+            for (size_t k = 0; k < n * cells; k++) sums[HIST + codes[k]] += 1;
         }
         store_read_end(&sr);
     }
     /* Every rank reaches the sum, even one that failed, so none is left waiting. */
-    sums[2] += rc != 0 ? 1e18 : 0;
-    m->comm.sum_doubles(sums, 3 + K);
-    if (rc == 0 && sums[2] >= 1e18) rc = err_set(err, "validation failed on another rank");
-    if (rc == 0 && sums[2] > 0) {
-        double used, perplexity = quantizer_perplexity(sums + 3, (int)K, &used);
-        measures_add(out, "psnr", sums[0] / sums[2]);
-        measures_add(out, "ssim", sums[1] / sums[2]);
+    sums[FAILED] = rc != 0;
+    m->comm.sum_doubles(sums, HIST + K);
+    if (rc == 0 && sums[FAILED] > 0) rc = err_set(err, "validation failed on another rank");
+    if (rc == 0 && sums[IMAGES] > 0) {
+        double used, perplexity = quantizer_perplexity(sums + HIST, (int)K, &used);
+        measures_add(out, "psnr", sums[PSNR] / sums[IMAGES]);
+        measures_add(out, "ssim", sums[SSIM] / sums[IMAGES]);
         measures_add(out, "codebook_usage", used);
         measures_add(out, "perplexity", perplexity);
     }
