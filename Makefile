@@ -28,6 +28,10 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_LIB := core/err.c core/buf.c core/xalloc.c ingest/decode.c ingest/resize.c ingest/image.c \
             ingest/preprocess.c ingest/pool_proto.c store/record.c
+# fuzz_checkpoint: the checkpoint reader, config parser and VQ-VAE shape checks.
+FUZZ_LIB_fuzz_checkpoint := core/err.c core/buf.c core/xalloc.c core/fs.c core/config.c core/rng.c \
+            train/checkpoint.c tokenize/vqvae.c nn/convnet.c nn/conv2d.c nn/conv_transpose2d.c \
+            nn/groupnorm.c nn/silu.c nn/params.c nn/quantizer.c
 
 .PHONY: all deps test demo bench fuzz clean asan
 # Objects reached through pattern chains are not temporary: keep them between builds.
@@ -77,6 +81,11 @@ build/tests/mpi/%: tests/mpi/%.c $(LIB_OBJ)
 	$(CC) $(CFLAGS) $< $(LIB_OBJ) -o $@ $(LDLIBS)
 
 # libFuzzer targets (clang): every parser of untrusted bytes.
+build-fuzz/fuzz_checkpoint: tests/fuzz/fuzz_checkpoint.c $(FUZZ_LIB_fuzz_checkpoint)
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    $< $(FUZZ_LIB_fuzz_checkpoint) -o $@ -lopenblas -lz -lm
+
 build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

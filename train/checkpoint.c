@@ -144,6 +144,13 @@ static uint8_t *read_verified(const char *path, size_t *n_out, CheckpointInfo *i
         buf_free(&b);
         return NULL;
     }
+    /* Sizes from the header are checked against the file before any arithmetic on them,
+     * so a corrupted header cannot wrap the expected size around. */
+    if (*config_bytes > b.len || info->n_params > b.len / sizeof(float)) {
+        err_set(err, "%s: checkpoint header claims more bytes than the file's %zu: truncated or corrupted", path, b.len);
+        buf_free(&b);
+        return NULL;
+    }
     uint64_t without = expected_size(info, *config_bytes, 0), with = expected_size(info, *config_bytes, 1);
     if (b.len != without && b.len != with) {
         err_set(err, "%s: checkpoint is %zu bytes, its header says %llu: truncated or corrupted; delete it to resume "

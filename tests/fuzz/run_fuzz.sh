@@ -21,6 +21,19 @@ for name in "${targets[@]}"; do
       i=$((i + 1))
     done
   fi
+  if [ "$name" = fuzz_checkpoint ]; then
+    # A small well-formed VQ-VAE checkpoint without its CRC trailer (the target appends it).
+    /usr/bin/python3 - "$corpus/seed-vqvae" <<'PY'
+import struct, sys
+config = ("downsample = 4\nchannels = 8,8,8\ngroups = 4\ncodebook_size = 32\ncode_dim = 8\n"
+          "codebook = ema  # default\nrecon_loss = l2\n").encode()
+n_params = 16
+head = b"TSRCKPT\0" + struct.pack("<II", 1, 256) + b"vqvae".ljust(32, b"\0")
+head += struct.pack("<QQQ4QQII", 7, 0, 7, 1, 2, 3, 4, n_params, 4, 12)
+head += struct.pack("<12Q", 28, 28, 1, 4, 0, 1, 4, 32, 8, 0, 0, 0) + struct.pack("<IQ", 0, len(config))
+open(sys.argv[1], "wb").write(head.ljust(256, b"\0") + config + bytes(4 * n_params))
+PY
+  fi
   echo "fuzzing $name for ${seconds}s"
   (cd tests/out/fuzz/$name && "../../../../$bin" -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1 corpus) \
     > tests/out/fuzz/$name/log.txt 2>&1 || { status=1; echo "$name FAILED: see tests/out/fuzz/$name/log.txt"; tail -30 tests/out/fuzz/$name/log.txt; }
