@@ -11,11 +11,13 @@
  * Mask. uint8, mask[i*T + j] = 1 when query i may attend to key j. NULL: every query sees
  * every key (bidirectional). Otherwise (T,T) shared by the batch, or (B,T,T), one per
  * sample, when mask_per_sample is set. Causal attention is the lower-triangular (T,T)
- * mask of attention_causal_mask.
+ * mask of attention_causal_mask. Keys a whole block of queries may not see are not
+ * computed at all (a causal mask skips most of the upper triangle; attention.c), in
+ * both passes; any other mask works entry by entry.
  *
  * A query that may attend to no key gets output 0 and passes gradient 0 (softmax over an
  * empty set is undefined; torch gives NaN). Forward saves the softmax probabilities, 0 at
- * masked positions, for backward, which needs no mask. */
+ * masked positions, for backward, which needs no mask: it skips what is 0 there. */
 #ifndef TESSERA_ATTENTION_H
 #define TESSERA_ATTENTION_H
 

@@ -1,6 +1,10 @@
 /* gelu: x·Φ(x), elementwise. Two forms, chosen by argument because checkpoints differ:
  * GELU_ERF is the exact form (torch.nn.GELU(), the default), GELU_TANH the tanh
- * approximation (torch.nn.GELU(approximate='tanh'), GPT-2 and many ViT ports). */
+ * approximation (torch.nn.GELU(approximate='tanh'), GPT-2 and many ViT ports).
+ *
+ * In float, Φ comes from a polynomial rather than libm's erff (gelu.c: vectorized, and
+ * within 4e-7 relative of the exact x·Φ(x) everywhere, tails included); the double
+ * build uses libm. */
 #ifndef TESSERA_GELU_H
 #define TESSERA_GELU_H
 

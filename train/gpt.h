@@ -36,7 +36,10 @@ typedef struct {
     scalar *params, *grads;
     /* activations for one (B, T) */
     size_t B, T;
-    scalar *acts, *dacts;
+    scalar *acts;
+    /* gradients of the activations, laid out like acts (acts_total elements); backward
+     * uses the global slots and block 0's, which every block reuses (gpt.c) */
+    scalar *dacts;
     size_t acts_total;
     scalar *scratch; /* (T,T) for attention backward */
     const int32_t *inputs, *targets;
