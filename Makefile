@@ -6,6 +6,8 @@ NATIVE  := $(shell $(CC) -march=native -E -x c /dev/null >/dev/null 2>&1 && echo
 CFLAGS  ?= -O3 -g $(NATIVE)
 # Messages are cut to their buffers on purpose (snprintf), so truncation is no warning here.
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-format-truncation -MMD -MP
+# No code reads errno after a math call; without this GCC cannot vectorize sqrt loops (AdamW).
+CFLAGS  += -fno-math-errno
 # OpenMPI's flags; `=` so a sub-make evaluates them after tools/install_deps.sh ran.
 MPI_CFLAGS = $(shell mpicc --showme:compile 2>/dev/null)
 MPI_LIBS   = $(shell mpicc --showme:link 2>/dev/null)

@@ -14,7 +14,8 @@ inputs, and the C tests measure the float layers' own error, not the sum of thei
 torch's float32 rounding (torch's float32 tanh-GELU gradient, for one, is 0 where the
 true value is 2e-6 near x = -5). The attention has one
 file per mask kind: none, causal, shared (T,T) random, per-sample (B,T,T) random with a
-query that sees no key, and causal with QK-norm.
+query that sees no key, and causal with QK-norm; and again at T = 70 and T = 33, several
+of attention.c's 32-row blocks, one file per mask kind (dense_attention_T<T>_<kind>.tsr).
 """
 import os
 import sys
@@ -167,8 +168,9 @@ def residual(outdir):
     save(f"{outdir}/dense_residual.tsr", {"a": a, "b": b, "R": R, "out": out, "da": a.grad, "db": b.grad})
 
 
-def attention_ref(qkv, mask, qk_norm=False):
+def attention_ref(qkv, mask, qk_norm=False, shape=(B, T, NH, HS)):
     """qkv (B,T,3C); mask None or bool broadcastable to (B,1,T,T). Returns out (B,T,C), att."""
+    B, T, NH, HS = shape
     Cm = NH * HS
     q, k, v = qkv.split(Cm, dim=2)
     q, k, v = (t.reshape(B, T, NH, HS).transpose(1, 2) for t in (q, k, v))
@@ -214,11 +216,74 @@ def attention(outdir):
         save(f"{outdir}/dense_attention_{name}.tsr", tensors)
 
 
+# Sequences of several 32-row blocks (nn/attention.c goes through query rows in blocks of
+# 32 and computes, per block, only the keys its rows' masks allow).
+BLOCK_SHAPES = [(2, 70, 2, 4), (2, 33, 2, 4)]  # batch, tokens, heads, head size
+
+
+def see_some_key(m):
+    """Every row of the (T,T) bool m sees at least one key (one at random)."""
+    T = m.shape[0]
+    m[torch.arange(T), torch.randint(0, T, (T,))] = True
+
+
+def block_masks(T):
+    """The masks of the multi-block cases for T tokens, {name: bool mask}.
+
+    shared: a random bidirectional (T,T) mask with holes (MaskGIT, RAR), every row seeing
+    some key; at T = 70, rows 32..63 (the second block) see only keys in [16, 48), so the
+    blocks need different key ranges, one of them starting past 0 and ending before T.
+    per_sample: (B,T,T) random masks in which some rows see only themselves (a block's
+    keys start at its first such row) and one row sees nothing; at T = 70 every row of
+    sample 1's second block sees only itself and sample 1's last block (rows 64..69)
+    sees nothing at all; at T = 33 the last block is the one row 32, seeing only itself,
+    and sample 1's first block is self-only throughout."""
+    eye = torch.eye(T, dtype=torch.bool)
+    shared = torch.rand(T, T) < 0.5
+    see_some_key(shared)
+    if T > 64:
+        shared[32:64, :16] = shared[32:64, 48:] = False
+        shared[32 + torch.arange(32), torch.randint(16, 48, (32,))] = True
+    per_sample = torch.rand(2, T, T) < 0.4
+    for b in range(2):
+        see_some_key(per_sample[b])
+    if T > 64:
+        for i in (0, 5, 31, 40, 69):  # self-only rows in sample 0, in every block
+            per_sample[0, i] = eye[i]
+        per_sample[0, 50] = False  # a row that sees nothing
+        per_sample[1, 32:64] = eye[32:64]  # a whole block self-only
+        per_sample[1, 64:] = False  # a whole block that sees nothing
+    else:
+        per_sample[0, 32] = eye[32]  # the one-row last block, self-only
+        per_sample[0, 3] = False  # a row that sees nothing
+        per_sample[1, :32] = eye[:32]  # the whole first block self-only
+    return {"causal": torch.tril(torch.ones(T, T, dtype=torch.bool)), "none": None, "shared": shared,
+            "per_sample": per_sample}
+
+
+def attention_blocks(outdir):
+    for shape in BLOCK_SHAPES:
+        Bs, Ts, NHs, HSs = shape
+        for name, mask in block_masks(Ts).items():
+            qkv = randn(Bs, Ts, 3 * NHs * HSs, scale=1.5)
+            m = None if mask is None else (mask if mask.dim() == 3 else mask.expand(Bs, Ts, Ts)).unsqueeze(1)
+            out, att = attention_ref(qkv, m, shape=shape)
+            R = grads_of(out)
+            tensors = {"shape": torch.tensor(shape, dtype=torch.int32), "qkv": qkv, "R": R, "out": out, "att": att,
+                       "dqkv": qkv.grad}
+            if mask is not None:
+                tensors["mask"] = mask.to(torch.int32)
+            tensors["per_sample"] = torch.tensor([int(mask is not None and mask.dim() == 3)], dtype=torch.int32)
+            save(f"{outdir}/dense_attention_T{Ts}_{name}.tsr", tensors)
+
+
 def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else "tests/out/ref"
     os.makedirs(outdir, exist_ok=True)
     torch.manual_seed(20240601)
-    for make in (linear, embedding, layernorm, activations, crossentropy, dropout, residual, attention):
+    # (attention_blocks last: a maker added before another would change that one's draws)
+    for make in (linear, embedding, layernorm, activations, crossentropy, dropout, residual, attention,
+                 attention_blocks):
         make(outdir)
 
 

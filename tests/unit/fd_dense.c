@@ -361,13 +361,32 @@ static void forward_attention(void *p) {
     attention_forward(c->out, c->att, in, c->mask, c->per_sample, c->B, c->T, c->C, c->NH);
 }
 
+/* Backward, then the finite differences, for a case whose shape, mask and flags are set. */
+static void fd_attention(AttentionCase *c, const char *kind) {
+    const size_t B = c->B, T = c->T, C = c->C, NH = c->NH, nqkv = B * T * 3 * C;
+    c->qkv = randn(nqkv, 1.5), c->normed = zeros(nqkv), c->mean = zeros(B * T * 2 * NH);
+    c->rstd = zeros(B * T * 2 * NH), c->out = zeros(B * T * C), c->att = zeros(B * NH * T * T);
+    c->R = randn(B * T * C, 1);
+    double *dqkv = zeros(nqkv), *dnormed = zeros(nqkv), *scratch = zeros(T * T);
+    forward_attention(c);
+    if (c->qk_norm) {
+        attention_backward(dnormed, scratch, c->R, c->normed, c->att, B, T, C, NH);
+        qknorm_backward(dqkv, dnormed, c->qkv, c->mean, c->rstd, B * T, C, NH);
+    } else {
+        attention_backward(dqkv, scratch, c->R, c->qkv, c->att, B, T, C, NH);
+    }
+    char layer[64];
+    snprintf(layer, sizeof layer, "attention %s B%zu T%zu NH%zu HS%zu", kind, B, T, NH, C / NH);
+    fd_check(layer, "qkv", forward_attention, c, c->out, c->R, B * T * C, c->qkv, dqkv, nqkv);
+}
+
 static void run_attention(const char *kind, int qk_norm, uint64_t seed) {
     rng_seed(seed);
     AttentionCase c = {0};
     c.B = rng_range(2, 3), c.T = rng_range(3, 9), c.NH = rng_range(2, 3);
     c.C = c.NH * rng_range(3, 7); /* HS >= 3: QK-norm over 2 values is ±1, its gradient ~eps */
     c.qk_norm = qk_norm;
-    const size_t B = c.B, T = c.T, C = c.C, NH = c.NH, nqkv = B * T * 3 * C;
+    const size_t B = c.B, T = c.T;
     uint8_t *mask = (uint8_t *)zeros(B * T * T); /* (as bytes; large enough for every kind) */
     if (strcmp(kind, "causal") == 0) {
         attention_causal_mask(mask, T);
@@ -379,19 +398,60 @@ static void run_attention(const char *kind, int qk_norm, uint64_t seed) {
         c.per_sample = 1;
     }
     c.mask = strcmp(kind, "none") == 0 ? NULL : mask;
-    c.qkv = randn(nqkv, 1.5), c.normed = zeros(nqkv), c.mean = zeros(B * T * 2 * NH), c.rstd = zeros(B * T * 2 * NH);
-    c.out = zeros(B * T * C), c.att = zeros(B * NH * T * T), c.R = randn(B * T * C, 1);
-    double *dqkv = zeros(nqkv), *dnormed = zeros(nqkv), *scratch = zeros(T * T);
-    forward_attention(&c);
-    if (qk_norm) {
-        attention_backward(dnormed, scratch, c.R, c.normed, c.att, B, T, C, NH);
-        qknorm_backward(dqkv, dnormed, c.qkv, c.mean, c.rstd, B * T, C, NH);
-    } else {
-        attention_backward(dqkv, scratch, c.R, c.qkv, c.att, B, T, C, NH);
+    fd_attention(&c, kind);
+}
+
+/* Rows r0..r1-1 of a (T,T) mask: query i sees key i only. */
+static void self_only(uint8_t *m, size_t T, size_t r0, size_t r1) {
+    for (size_t i = r0; i < r1; i++)
+        for (size_t j = 0; j < T; j++) m[i * T + j] = j == i;
+}
+
+/* Random (T,T) mask entries at density p, and one key in [lo, hi) for every row. */
+static void random_mask(uint8_t *m, size_t T, double p, size_t lo, size_t hi) {
+    for (size_t i = 0; i < T * T; i++) m[i] = rng_uniform() < p;
+    for (size_t i = 0; i < T; i++) m[i * T + rng_range(lo, hi - 1)] = 1;
+}
+
+/* T over several of attention.c's 32-row blocks, whose keys it computes only as far as
+ * the mask needs: B 2, 2 heads of 4, the masks of ref_dense.py's block_masks. shared:
+ * random with holes, every row seeing some key; at T > 64 rows 32..63 see only keys
+ * [16, 48). per_sample: random, some rows seeing only themselves, one seeing nothing; at
+ * T > 64 sample 1's second block is self-only and its third sees nothing. */
+static void run_attention_blocks(const char *kind, size_t T, uint64_t seed) {
+    rng_seed(seed);
+    AttentionCase c = {0};
+    c.B = 2, c.T = T, c.NH = 2, c.C = 2 * 4;
+    uint8_t *mask = (uint8_t *)zeros(2 * T * T); /* (as bytes) */
+    if (strcmp(kind, "causal") == 0) {
+        attention_causal_mask(mask, T);
+    } else if (strcmp(kind, "shared") == 0) {
+        random_mask(mask, T, 0.5, 0, T);
+        if (T > 64)
+            for (size_t i = 32; i < 64; i++) {
+                for (size_t j = 0; j < T; j++)
+                    if (j < 16 || j >= 48) mask[i * T + j] = 0;
+                mask[i * T + rng_range(16, 47)] = 1;
+            }
+    } else if (strcmp(kind, "per_sample") == 0) {
+        uint8_t *m0 = mask, *m1 = mask + T * T;
+        random_mask(m0, T, 0.4, 0, T);
+        random_mask(m1, T, 0.4, 0, T);
+        if (T > 64) {
+            const size_t rows[] = {0, 5, 31, 40, 69};
+            for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) self_only(m0, T, rows[r], rows[r] + 1);
+            memset(m0 + 50 * T, 0, T);           /* a query that sees no key */
+            self_only(m1, T, 32, 64);            /* a whole block self-only */
+            memset(m1 + 64 * T, 0, (T - 64) * T); /* a whole block that sees nothing */
+        } else {
+            self_only(m0, T, T - 1, T); /* the last block's row(s) */
+            memset(m0 + 3 * T, 0, T);
+            self_only(m1, T, 0, 32);
+        }
+        c.per_sample = 1;
     }
-    char layer[64];
-    snprintf(layer, sizeof layer, "attention %s B%zu T%zu NH%zu HS%zu", kind, B, T, NH, C / NH);
-    fd_check(layer, "qkv", forward_attention, &c, c.out, c.R, B * T * C, c.qkv, dqkv, nqkv);
+    c.mask = strcmp(kind, "none") == 0 ? NULL : mask;
+    fd_attention(&c, kind);
 }
 
 static void test_attention_none(void **state) { run_attention("none", 0, 9); }
@@ -399,6 +459,14 @@ static void test_attention_causal(void **state) { run_attention("causal", 0, 10)
 static void test_attention_shared(void **state) { run_attention("shared", 0, 11); }
 static void test_attention_per_sample(void **state) { run_attention("per_sample", 0, 12); }
 static void test_attention_qknorm(void **state) { run_attention("causal", 1, 13); }
+static void test_attention_T70_causal(void **state) { run_attention_blocks("causal", 70, 14); }
+static void test_attention_T70_none(void **state) { run_attention_blocks("none", 70, 15); }
+static void test_attention_T70_shared(void **state) { run_attention_blocks("shared", 70, 16); }
+static void test_attention_T70_per_sample(void **state) { run_attention_blocks("per_sample", 70, 17); }
+static void test_attention_T33_causal(void **state) { run_attention_blocks("causal", 33, 18); }
+static void test_attention_T33_none(void **state) { run_attention_blocks("none", 33, 19); }
+static void test_attention_T33_shared(void **state) { run_attention_blocks("shared", 33, 20); }
+static void test_attention_T33_per_sample(void **state) { run_attention_blocks("per_sample", 33, 21); }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
@@ -415,6 +483,14 @@ int main(void) {
         cmocka_unit_test_teardown(test_attention_shared, free_bufs),
         cmocka_unit_test_teardown(test_attention_per_sample, free_bufs),
         cmocka_unit_test_teardown(test_attention_qknorm, free_bufs),
+        cmocka_unit_test_teardown(test_attention_T70_causal, free_bufs),
+        cmocka_unit_test_teardown(test_attention_T70_none, free_bufs),
+        cmocka_unit_test_teardown(test_attention_T70_shared, free_bufs),
+        cmocka_unit_test_teardown(test_attention_T70_per_sample, free_bufs),
+        cmocka_unit_test_teardown(test_attention_T33_causal, free_bufs),
+        cmocka_unit_test_teardown(test_attention_T33_none, free_bufs),
+        cmocka_unit_test_teardown(test_attention_T33_shared, free_bufs),
+        cmocka_unit_test_teardown(test_attention_T33_per_sample, free_bufs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,7 +15,10 @@
  * and skips gradients passed as NULL; dropout's mask is the documented hash of (seed,
  * index) and does not depend on how a tensor is split; cross-entropy over only ignored
  * targets is 0 (torch: NaN); a query that may attend to no key has output 0 and gradient
- * 0; attention scores far beyond exp's range give a finite softmax. */
+ * 0; attention scores far beyond exp's range give a finite softmax. The attention
+ * fixtures at T = 70 and 33 span several of attention.c's 32-row blocks, whose keys it
+ * computes only as far as the mask needs; its outputs and scratch start as NaN, so an
+ * entry a skipped key leaves unwritten fails. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -318,65 +321,92 @@ static void test_residual(void **state) {
     fx_free(fx);
 }
 
-enum { AB = 2, AT = 5, ANH = 3, AHS = 4, AC = ANH * AHS };
+/* A buffer of n floats, all NaN: whatever a pass leaves unwritten shows up (check()
+ * fails on a non-finite element), where calloc's zeros would pass for the zeros of a
+ * skipped key. */
+static float *fx_nans(Fixture *fx, size_t n) {
+    float *p = fx_zeros(fx, n);
+    for (size_t i = 0; i < n; i++) p[i] = NAN;
+    return p;
+}
 
-/* One attention fixture: forward, saved probabilities, backward; QK-norm in front when
- * qk_norm is set. */
+/* One attention fixture, `file`, of shape (B, T, NH, HS): forward, saved probabilities,
+ * backward; QK-norm in front when qk_norm is set. mask_kind is none, causal, shared or
+ * per_sample. */
+static void run_attention_fixture(const char *file, const char *layer, const char *mask_kind, int qk_norm, size_t B,
+                                  size_t T, size_t NH, size_t HS) {
+    Fixture *fx = fx_load(file);
+    const size_t C = NH * HS;
+    const size_t nqkv = B * T * 3 * C, nout = B * T * C, natt = B * NH * T * T;
+    const float *qkv = fx_f32(fx, "qkv", nqkv), *R = fx_f32(fx, "R", nout);
+    const int per_sample = fx_i32(fx, "per_sample", 1)[0];
+    uint8_t *mask = NULL;
+    if (strcmp(mask_kind, "none") != 0) {
+        size_t nm = (per_sample ? B : 1) * T * T;
+        const int32_t *m = fx_i32(fx, "mask", nm);
+        mask = fx_keep(fx, malloc(nm));
+        for (size_t i = 0; i < nm; i++) mask[i] = (uint8_t)m[i];
+        if (strcmp(mask_kind, "causal") == 0) { /* the helper builds exactly torch.tril */
+            uint8_t *causal = fx_keep(fx, malloc(T * T));
+            attention_causal_mask(causal, T);
+            assert_memory_equal(causal, mask, T * T);
+        }
+    }
+    const size_t nstat = B * T * 2 * NH;
+    float *normed = fx_zeros(fx, nqkv), *mean = fx_zeros(fx, nstat), *rstd = fx_zeros(fx, nstat);
+    const float *attn_in = qkv;
+    if (qk_norm) {
+        qknorm_forward(normed, mean, rstd, qkv, B * T, C, NH);
+        check(fx, layer, normed, "qkv_normed", nqkv, TOL_OUT);
+        attn_in = normed;
+    }
+    float *out = fx_nans(fx, nout), *att = fx_nans(fx, natt), *dqkv = fx_zeros(fx, nqkv);
+    float *scratch = fx_nans(fx, T * T), *dnormed = fx_zeros(fx, nqkv);
+    attention_forward(out, att, attn_in, mask, per_sample, B, T, C, NH);
+    check(fx, layer, out, "out", nout, TOL_OUT);
+    check(fx, layer, att, "att", natt, TOL_OUT);
+    attention_backward(qk_norm ? dnormed : dqkv, scratch, R, attn_in, att, B, T, C, NH);
+    if (qk_norm) qknorm_backward(dqkv, dnormed, qkv, mean, rstd, B * T, C, NH);
+    check(fx, layer, dqkv, "dqkv", nqkv, TOL_GRAD);
+    float *once = fx_copy(fx, dqkv, nqkv);
+    if (qk_norm)
+        qknorm_backward(dqkv, dnormed, qkv, mean, rstd, B * T, C, NH);
+    else
+        attention_backward(dqkv, scratch, R, attn_in, att, B, T, C, NH);
+    check_doubled(fx, qk_norm ? "qknorm dqkv" : "attention dqkv", dqkv, once, nqkv);
+    /* a query that sees no key: output 0 and no gradient into its q */
+    for (size_t b = 0; mask && b < B; b++)
+        for (size_t i = 0; i < T; i++) {
+            const uint8_t *row = mask + (per_sample ? b * T * T : 0) + i * T;
+            int any = 0;
+            for (size_t j = 0; j < T; j++) any |= row[j];
+            if (any) continue;
+            for (size_t c = 0; c < C; c++) {
+                assert_true(out[(b * T + i) * C + c] == 0);
+                assert_true(once[(b * T + i) * 3 * C + c] == 0);
+            }
+        }
+    fx_free(fx);
+}
+
+/* The small fixtures: B 2, T 5, 3 heads of 4, one 32-row block of attention.c. */
 static void run_attention(const char *kind, int qk_norm) {
     char file[64], layer[64];
     snprintf(file, sizeof file, "dense_attention_%s.tsr", kind);
     snprintf(layer, sizeof layer, "attention (%s)", kind);
-    Fixture *fx = fx_load(file);
-    const size_t nqkv = (size_t)AB * AT * 3 * AC, nout = (size_t)AB * AT * AC, natt = (size_t)AB * ANH * AT * AT;
-    const float *qkv = fx_f32(fx, "qkv", nqkv), *R = fx_f32(fx, "R", nout);
-    const int per_sample = fx_i32(fx, "per_sample", 1)[0];
-    uint8_t *mask = NULL;
-    if (strcmp(kind, "none") != 0) {
-        size_t nm = (per_sample ? AB : 1) * (size_t)AT * AT;
-        const int32_t *m = fx_i32(fx, "mask", nm);
-        mask = fx_keep(fx, malloc(nm));
-        for (size_t i = 0; i < nm; i++) mask[i] = (uint8_t)m[i];
-        if (strcmp(kind, "causal") == 0) { /* the helper builds exactly torch.tril */
-            uint8_t causal[AT * AT];
-            attention_causal_mask(causal, AT);
-            assert_memory_equal(causal, mask, sizeof causal);
-        }
-    }
-    const size_t nstat = (size_t)AB * AT * 2 * ANH;
-    float *normed = fx_zeros(fx, nqkv), *mean = fx_zeros(fx, nstat), *rstd = fx_zeros(fx, nstat);
-    const float *attn_in = qkv;
-    if (qk_norm) {
-        qknorm_forward(normed, mean, rstd, qkv, AB * AT, AC, ANH);
-        check(fx, layer, normed, "qkv_normed", nqkv, TOL_OUT);
-        attn_in = normed;
-    }
-    float *out = fx_zeros(fx, nout), *att = fx_zeros(fx, natt), *dqkv = fx_zeros(fx, nqkv);
-    float *scratch = fx_zeros(fx, AT * AT), *dnormed = fx_zeros(fx, nqkv);
-    attention_forward(out, att, attn_in, mask, per_sample, AB, AT, AC, ANH);
-    check(fx, layer, out, "out", nout, TOL_OUT);
-    check(fx, layer, att, "att", natt, TOL_OUT);
-    attention_backward(qk_norm ? dnormed : dqkv, scratch, R, attn_in, att, AB, AT, AC, ANH);
-    if (qk_norm) qknorm_backward(dqkv, dnormed, qkv, mean, rstd, AB * AT, AC, ANH);
-    check(fx, layer, dqkv, "dqkv", nqkv, TOL_GRAD);
-    float *once = fx_copy(fx, dqkv, nqkv);
-    if (qk_norm)
-        qknorm_backward(dqkv, dnormed, qkv, mean, rstd, AB * AT, AC, ANH);
-    else
-        attention_backward(dqkv, scratch, R, attn_in, att, AB, AT, AC, ANH);
-    check_doubled(fx, qk_norm ? "qknorm dqkv" : "attention dqkv", dqkv, once, nqkv);
-    /* a query that sees no key: output 0 and no gradient into its q */
-    for (size_t b = 0; mask && b < AB; b++)
-        for (size_t i = 0; i < AT; i++) {
-            const uint8_t *row = mask + (per_sample ? b * AT * AT : 0) + i * AT;
-            int any = 0;
-            for (size_t j = 0; j < AT; j++) any |= row[j];
-            if (any) continue;
-            for (size_t c = 0; c < AC; c++) {
-                assert_true(out[(b * AT + i) * AC + c] == 0);
-                assert_true(once[(b * AT + i) * 3 * AC + c] == 0);
-            }
-        }
+    run_attention_fixture(file, layer, strcmp(kind, "qknorm") == 0 ? "causal" : kind, qk_norm, 2, 5, 3, 4);
+}
+
+/* Several 32-row blocks (ref_dense.py, block_masks): B 2, 2 heads of 4, T tokens. */
+static void run_attention_blocks(const char *kind, size_t T) {
+    char file[64], layer[64];
+    snprintf(file, sizeof file, "dense_attention_T%zu_%s.tsr", T, kind);
+    snprintf(layer, sizeof layer, "attention (T%zu %s)", T, kind);
+    Fixture *fx = fx_load(file); /* the fixture was made for this shape */
+    const int32_t *shape = fx_i32(fx, "shape", 4);
+    assert_true(shape[0] == 2 && shape[1] == (int32_t)T && shape[2] == 2 && shape[3] == 4);
     fx_free(fx);
+    run_attention_fixture(file, layer, kind, 0, 2, T, 2, 4);
 }
 
 /* Scores far beyond float's exp range: the softmax must shift by the row maximum and
@@ -405,6 +435,14 @@ static void test_attention_causal(void **state) { run_attention("causal", 0); }
 static void test_attention_shared(void **state) { run_attention("shared", 0); }
 static void test_attention_per_sample(void **state) { run_attention("per_sample", 0); }
 static void test_attention_qknorm(void **state) { run_attention("qknorm", 1); }
+static void test_attention_T70_causal(void **state) { run_attention_blocks("causal", 70); }
+static void test_attention_T70_none(void **state) { run_attention_blocks("none", 70); }
+static void test_attention_T70_shared(void **state) { run_attention_blocks("shared", 70); }
+static void test_attention_T70_per_sample(void **state) { run_attention_blocks("per_sample", 70); }
+static void test_attention_T33_causal(void **state) { run_attention_blocks("causal", 33); }
+static void test_attention_T33_none(void **state) { run_attention_blocks("none", 33); }
+static void test_attention_T33_shared(void **state) { run_attention_blocks("shared", 33); }
+static void test_attention_T33_per_sample(void **state) { run_attention_blocks("per_sample", 33); }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
@@ -421,6 +459,14 @@ int main(void) {
         cmocka_unit_test(test_attention_shared),
         cmocka_unit_test(test_attention_per_sample),
         cmocka_unit_test(test_attention_qknorm),
+        cmocka_unit_test(test_attention_T70_causal),
+        cmocka_unit_test(test_attention_T70_none),
+        cmocka_unit_test(test_attention_T70_shared),
+        cmocka_unit_test(test_attention_T70_per_sample),
+        cmocka_unit_test(test_attention_T33_causal),
+        cmocka_unit_test(test_attention_T33_none),
+        cmocka_unit_test(test_attention_T33_shared),
+        cmocka_unit_test(test_attention_T33_per_sample),
         cmocka_unit_test(test_attention_large_scores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
