@@ -132,15 +132,7 @@ static void write_meta(void *ctx, StoreWriter *w) {
     const SourcePlan *plan = g->plan;
     const char *names = g->label_names;
     char v[64];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(v, sizeof v, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    writer_set_meta(w, "created", v);
-    writer_set_meta(w, "kind", "pixels");
-    writer_set_meta(w, "format_version", STORE_FORMAT_VERSION);
-    writer_set_meta(w, "tool_version", TESSERA_VERSION);
-    writer_set_meta(w, "dtype", "uint8");
+    writer_set_standard_meta(w, "pixels", "uint8");
     ShapeKey keys[N_SHAPE_KEYS];
     shape_keys(o, keys);
     for (int i = 0; i < N_SHAPE_KEYS; i++) writer_set_meta(w, keys[i].key, keys[i].value);

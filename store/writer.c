@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "../core/clock.h"
 
@@ -231,4 +232,17 @@ int writer_close(StoreWriter *w, Err *err) {
     buf_free(&w->queue.ops);
     buf_free(&w->in_flight.ops);
     return rc;
+}
+
+void writer_set_standard_meta(StoreWriter *w, const char *kind, const char *dtype) {
+    char created[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    writer_set_meta(w, "created", created);
+    writer_set_meta(w, "kind", kind);
+    writer_set_meta(w, "format_version", STORE_FORMAT_VERSION);
+    writer_set_meta(w, "tool_version", TESSERA_VERSION);
+    writer_set_meta(w, "dtype", dtype);
 }

@@ -53,6 +53,8 @@ void writer_add_record_parts(StoreWriter *w, const char *source_id, const void *
                              const void *payload, size_t payload_bytes);
 void writer_add_reject(StoreWriter *w, const char *source_id, const char *reason);
 void writer_set_meta(StoreWriter *w, const char *key, const char *value);
+/* The meta every new store starts with: created (UTC), kind, format_version, tool_version, dtype. */
+void writer_set_standard_meta(StoreWriter *w, const char *kind, const char *dtype);
 /* Hands the queue to the commit thread if a threshold is reached. */
 int writer_maybe_commit(StoreWriter *w, Err *err);
 /* Commits everything queued and waits until it is in the store. */

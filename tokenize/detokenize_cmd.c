@@ -93,15 +93,7 @@ static int check_meta(void *ctx, const Meta *m, const char *path, Err *err) {
 static void write_meta(void *ctx, StoreWriter *w) {
     Detokenize *d = ctx;
     char v[64];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(v, sizeof v, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    writer_set_meta(w, "created", v);
-    writer_set_meta(w, "kind", "pixels");
-    writer_set_meta(w, "format_version", STORE_FORMAT_VERSION);
-    writer_set_meta(w, "tool_version", TESSERA_VERSION);
-    writer_set_meta(w, "dtype", "uint8");
+    writer_set_standard_meta(w, "pixels", "uint8");
     snprintf(v, sizeof v, "%d", d->tok.height);
     if (d->tok.height == d->tok.width) writer_set_meta(w, "size", v);
     writer_set_meta(w, "height", v);

@@ -10,16 +10,8 @@
 
 void token_store_write_meta(StoreWriter *w, const Tokenizer *t, const TokenSource *src) {
     char v[128];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(v, sizeof v, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    writer_set_meta(w, "created", v);
-    writer_set_meta(w, "kind", "tokens");
+    writer_set_standard_meta(w, "tokens", "uint16");
     writer_set_meta(w, "token_kind", "vq");
-    writer_set_meta(w, "format_version", STORE_FORMAT_VERSION);
-    writer_set_meta(w, "tool_version", TESSERA_VERSION);
-    writer_set_meta(w, "dtype", "uint16");
 #define SET_INT(key, x) (snprintf(v, sizeof v, "%lld", (long long)(x)), writer_set_meta(w, key, v))
     SET_INT("height", t->grid_h);
     SET_INT("width", t->grid_w);

@@ -146,6 +146,15 @@ void vqvae_create(VqVae *v, const VqVaeShape *s) {
     convnet_bind(&v->dec, v->params, v->grads, v->table.offsets + ne);
 }
 
+static void free_work_buffers(VqVae *v) {
+    free(v->z);
+    free(v->zq);
+    free(v->dzq);
+    free(v->dz);
+    free(v->qscratch);
+    free(v->codes);
+}
+
 void vqvae_free(VqVae *v) {
     convnet_free(&v->enc);
     convnet_free(&v->dec);
@@ -153,12 +162,7 @@ void vqvae_free(VqVae *v) {
     free(v->specs);
     free(v->params);
     free(v->grads);
-    free(v->z);
-    free(v->zq);
-    free(v->dzq);
-    free(v->dz);
-    free(v->qscratch);
-    free(v->codes);
+    free_work_buffers(v);
     memset(v, 0, sizeof *v);
 }
 
@@ -192,12 +196,7 @@ void vqvae_reserve(VqVae *v, size_t B) {
     convnet_reserve(&v->enc, (int)B);
     convnet_reserve(&v->dec, (int)B);
     size_t cells = B * (size_t)v->grid_h * v->grid_w, D = (size_t)v->s.q.D;
-    free(v->z);
-    free(v->zq);
-    free(v->dzq);
-    free(v->dz);
-    free(v->qscratch);
-    free(v->codes);
+    free_work_buffers(v);
     v->z = xmalloc(cells * D * sizeof *v->z);
     v->zq = xmalloc(cells * D * sizeof *v->zq);
     v->dzq = xmalloc(cells * D * sizeof *v->dzq);
