@@ -329,8 +329,14 @@ static void test_bad_items_are_refused(void **state) {
     }
     one_item_task(&b, INPUT_PIXELS, 4, 4, 3, px, 48); /* the consistent one parses */
     assert_int_equal(parse_one_task_item(&b, &it, &err), 0);
+    /* A token grid: width × height codes of 2 bytes (channels = 2), checked the same way. */
+    one_item_task(&b, INPUT_TOKENS, 2, 3, 2, px, 12);
+    assert_int_equal(parse_one_task_item(&b, &it, &err), 0);
+    one_item_task(&b, INPUT_TOKENS, 2, 3, 2, px, 11);
+    assert_int_equal(parse_one_task_item(&b, &it, &err), -1);
+    assert_non_null(strstr(err.msg, "carries"));
     /* Unknown item kinds. */
-    const uint8_t kinds[] = {0, INPUT_FILE + 1, 255};
+    const uint8_t kinds[] = {0, INPUT_TOKENS + 1, 255};
     for (size_t i = 0; i < sizeof kinds; i++) {
         one_item_task(&b, kinds[i], 0, 0, 0, px, 3);
         assert_int_equal(parse_one_task_item(&b, &it, &err), -1);
