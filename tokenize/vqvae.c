@@ -21,6 +21,7 @@ const ConfigKey VQVAE_KEYS[] = {
     {"codebook", CFG_ENUM, "ema", 0, -1, "ema|loss", "how the codebook learns: EMA of assigned vectors, or its loss term"},
     {"codebook_decay", CFG_FLOAT, "0.99", 0, 0.99999, NULL, "EMA decay of the codebook statistics"},
     {"restart_fraction", CFG_FLOAT, "0.03", 0, 1, NULL, "restart a code when its usage falls below this fraction of the mean (0: never)"},
+    {"usage_decay", CFG_FLOAT, "0.99", 0, 0.99999, NULL, "EMA decay of each code's usage (how fast a dead code is noticed)"},
     {"recon_loss", CFG_ENUM, "l2", 0, -1, "l2|l1", "reconstruction loss"},
     {"val_store", CFG_STRING, "", 0, -1, NULL, "held-out pixel store for PSNR/SSIM/usage (empty: none)"},
     {"val_every", CFG_INT, "500", 1, 1e9, NULL, "steps between validations (and one at the end)"},

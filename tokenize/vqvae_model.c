@@ -4,7 +4,7 @@
  * identically on every rank after each optimizer step from statistics summed over ranks
  * (one MPI_Allreduce of counts, sums and candidate vectors):
  *  - with codebook = ema, codes move to the EMA mean of the encoder outputs assigned to them;
- *  - usage, an EMA (decay 0.99) of each code's assignments per step, finds dead codes: one
+ *  - usage, an EMA (usage_decay) of each code's assignments per step, finds dead codes: one
  *    whose usage falls below restart_fraction × the mean is moved onto a random encoder
  *    output of the step, so the codebook stays in use;
  *  - on the very first step the whole codebook is drawn from encoder outputs (a data-based
@@ -26,12 +26,11 @@
 #include "vqvae.h"
 #include "vqvae_model.h"
 
-#define USAGE_DECAY 0.99
 #define CODEBOOK_EPS 1e-5 /* Laplace smoothing of the EMA counts */
 
 typedef struct {
     VqVae net;
-    double codebook_decay, restart_fraction;
+    double codebook_decay, restart_fraction, usage_decay;
     uint64_t seed;
     /* statistics summed over ranks after each step: counts (K), sums (K, D), then
      * candidates (ranks × per_rank, D), each rank filling its own slot */
@@ -137,7 +136,7 @@ static void vq_after_update(Model *m, uint64_t step) {
     for (size_t k = 0; k < K; k++) {
         total += counts[k];
         hist[k] = counts[k];
-        usage[k] = (scalar)(USAGE_DECAY * usage[k] + (1 - USAGE_DECAY) * counts[k]);
+        usage[k] = (scalar)(q->usage_decay * usage[k] + (1 - q->usage_decay) * counts[k]);
     }
     if (!v->s.q.codebook_loss)
         quantizer_ema_update(codebook, ema_count, ema_sum, counts, sums, q->codebook_decay, CODEBOOK_EPS, &v->s.q);
@@ -336,6 +335,7 @@ static int vq_create(Model *m, const Config *c, const Meta *meta, Err *err) {
     vqvae_init_weights(&q->net, q->seed);
     q->codebook_decay = config_float(c, "codebook_decay");
     q->restart_fraction = config_float(c, "restart_fraction");
+    q->usage_decay = config_float(c, "usage_decay");
     q->recon_samples = (size_t)config_int(c, "recon_samples");
     q->last = xmalloc((q->recon_samples ? q->recon_samples : 1) * image_bytes(&q->net));
     *m = (Model){.kind = "vqvae", .table = &q->net.table, .params = q->net.params, .grads = q->net.grads,

@@ -41,11 +41,13 @@ echo "== grid"
 $T export "$OUT/fmnist-train.lmdb" --grid "$OUT/fmnist-train.png" --n 100
 
 VQ_CONFIG=$(ini config tokenizer) VQ_STEPS=$(ini steps tokenizer) VQ_RUN=$(ini run_dir tokenizer)
+VQ_USAGE_DECAY=$(ini usage_decay tokenizer)
 RANKS=$(( $(nproc) >= 2 ? 2 : 1 ))  # the global batch (64) splits evenly
 echo "== training the VQ tokenizer ($VQ_CONFIG, $VQ_STEPS steps, $RANKS ranks)"
 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 \
   mpirun -np "$RANKS" --oversubscribe --bind-to none $T train "$VQ_CONFIG" steps="$VQ_STEPS" run_dir="$VQ_RUN" \
-  store="$OUT/fmnist-train.lmdb" val_store="$OUT/fmnist-test.lmdb" val_every="$VQ_STEPS" ckpt_every=100 log_every=50
+  store="$OUT/fmnist-train.lmdb" val_store="$OUT/fmnist-test.lmdb" val_every="$VQ_STEPS" ckpt_every=100 log_every=50 \
+  usage_decay="$VQ_USAGE_DECAY"
 CKPT=$(ls "$VQ_RUN"/ckpt_*.bin | tail -1)
 for split in train test; do
   echo "== tokenizing $split with $CKPT"
