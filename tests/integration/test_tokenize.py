@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from conftest import ASAN_TESSERA, ROOT, TESSERA, Store, run, write_corpus
-from test_pool import _children, _free_port, _kill_once_busy
+from test_pool import _children, _free_port, _kill_once_busy, _popen
 from test_resume import _committed
 from test_train import train
 
@@ -262,6 +262,33 @@ def test_tokenize_jpegs_in_one_pass_equals_ingest_then_tokenize(fm, tmp):
     tokenize(fm.ckpt, tmp / "jpegs", "-o", tmp / "big", "--size", 40)
     with Store(str(tmp / "big")) as s:
         assert s[0]["tokens"].shape == (10, 10) and s.meta["image_height"] == "40"
+
+
+def test_remote_workers_only_give_the_same_codes(fm, tmp):
+    """--workers 0: two `tessera worker --connect` processes over TCP on loopback do all the work."""
+    tokenize(fm.ckpt, fm.train, "-o", tmp / "local")
+    endpoint = f"tcp://127.0.0.1:{_free_port()}"
+    workers = [_popen("worker", "--connect", endpoint, "--idle-timeout", 60) for _ in range(2)]
+    try:
+        p = tokenize(fm.ckpt, fm.train, "-o", tmp / "remote", "--workers", 0, "--bind", endpoint)
+        assert p.returncode == 0, p.stderr
+        for w in workers:  # STOP ends them when the job is over
+            assert w.wait(timeout=30) == 0
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+    assert raw_records(tmp / "remote") == raw_records(tmp / "local")
+    detokenize(fm.ckpt, tmp / "remote", "-o", tmp / "pixels-local")
+    endpoint = f"tcp://127.0.0.1:{_free_port()}"
+    worker = _popen("worker", "--connect", endpoint, "--idle-timeout", 60)
+    try:
+        detokenize(fm.ckpt, tmp / "remote", "-o", tmp / "pixels-remote", "--workers", 0, "--bind", endpoint)
+        assert worker.wait(timeout=30) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert raw_records(tmp / "pixels-remote") == raw_records(tmp / "pixels-local")
 
 
 def test_detokenize_gives_the_psnr_of_the_runs_validation(fm, tokens, tmp):
