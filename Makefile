@@ -35,7 +35,7 @@ FUZZ_LIB_fuzz_checkpoint := core/err.c core/buf.c core/xalloc.c core/fs.c core/c
             train/checkpoint.c tokenize/vqvae.c nn/convnet.c nn/conv2d.c nn/conv_transpose2d.c \
             nn/groupnorm.c nn/silu.c nn/params.c nn/quantizer.c
 
-.PHONY: all deps test demo bench fuzz clean asan
+.PHONY: all deps test demo bench bench-train bench-tokenize fuzz clean asan
 # Objects reached through pattern chains are not temporary: keep them between builds.
 .SECONDARY:
 all: build/tessera
@@ -108,6 +108,16 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@bash bench/run_bench.sh
+
+# Training vs PyTorch (about 13 minutes) and tokenize/detokenize + the encoder (about 8;
+# TOKENIZER=ckpt to measure a trained one, else a 20-step one is trained first).
+bench-train: deps
+	@$(MAKE) --no-print-directory all
+	@bash bench/run_train_bench.sh
+
+bench-tokenize: deps
+	@$(MAKE) --no-print-directory all
+	@bash bench/run_tokenize_bench.sh $(TOKENIZER)
 
 clean:
 	rm -rf build build-asan build-fuzz build-f64
