@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "eval/eval_cmd.h"
 #include "ingest/ingest_cmd.h"
 #include "ingest/job_ingest.h"
 #include "ingest/pool.h"
@@ -29,6 +30,7 @@ static const struct {
     {"train", cmd_train, "train a model on a store (mpirun -np N for N ranks)"},
     {"tokenize", cmd_tokenize, "encode a pixel store or JPEG sources into a token store (worker pool)"},
     {"detokenize", cmd_detokenize, "decode a token store back to a pixel store (worker pool)"},
+    {"eval", cmd_eval, "score pixel stores (recon: PSNR and SSIM record by record)"},
 };
 
 static void usage(FILE *f) {
