@@ -24,26 +24,27 @@ static void *ingest_start(const char *options, size_t n, Err *err) {
     return j;
 }
 
+int job_item_pixels(Preprocessor *pre, const PreprocessOptions *o, Buf *file, const TaskItem *in, uint8_t *pixels,
+                    Err *err) {
+    if (in->kind == INPUT_PIXELS)
+        return preprocess_pixels(pre, o, in->data, in->width, in->height, in->channels, pixels, err);
+    if (in->kind == INPUT_JPEG) return preprocess_jpeg(pre, o, in->data, in->n, pixels, err);
+    if (in->kind != INPUT_FILE) return err_set(err, "not an image: a task item of kind %u", in->kind);
+    /* A local worker reads the file itself, sparing the coordinator. */
+    char path[INPUT_PATH_MAX + 1];
+    memcpy(path, in->data, in->n);
+    path[in->n] = 0;
+    if (fs_read_file(path, file, MAX_SOURCE_FILE_BYTES, err) != 0) return -1;
+    return preprocess_jpeg(pre, o, file->data, file->len, pixels, err);
+}
+
 static int ingest_process(void *state, const TaskItem *in, Buf *out, Err *err) {
     IngestJob *j = state;
     size_t bytes = (size_t)j->options.size * j->options.size * j->options.channels;
     buf_reserve(out, bytes);
-    uint8_t *pixels = out->data + out->len;
-    const uint8_t *jpeg = in->data;
-    size_t jpeg_bytes = in->n;
-    if (in->kind == INPUT_FILE) { /* a local worker reads the file itself, sparing the coordinator */
-        char path[INPUT_PATH_MAX + 1];
-        memcpy(path, in->data, in->n);
-        path[in->n] = 0;
-        if (fs_read_file(path, &j->file, MAX_SOURCE_FILE_BYTES, err) != 0) return -1;
-        jpeg = j->file.data;
-        jpeg_bytes = j->file.len;
-    }
-    int rc = in->kind == INPUT_PIXELS
-                 ? preprocess_pixels(&j->pre, &j->options, in->data, in->width, in->height, in->channels, pixels, err)
-                 : preprocess_jpeg(&j->pre, &j->options, jpeg, jpeg_bytes, pixels, err);
-    if (rc == 0) out->len += bytes;
-    return rc;
+    if (job_item_pixels(&j->pre, &j->options, &j->file, in, out->data + out->len, err) != 0) return -1;
+    out->len += bytes;
+    return 0;
 }
 
 static void ingest_stop(void *state) {

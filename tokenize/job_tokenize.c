@@ -15,10 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/fs.h"
 #include "../core/xalloc.h"
+#include "../ingest/job_ingest.h"
 #include "../ingest/preprocess.h"
-#include "../ingest/source.h"
 #include "tokenizer.h"
 
 typedef struct {
@@ -99,16 +98,6 @@ static void *detokenize_start(const char *options, size_t n, Err *err) { return 
 
 static int tokenize_process(void *state, const TaskItem *in, Buf *out, Err *err) {
     TokenizeJob *j = state;
-    const uint8_t *jpeg = in->data;
-    size_t jpeg_bytes = in->n;
-    if (in->kind == INPUT_FILE) {
-        char path[INPUT_PATH_MAX + 1];
-        memcpy(path, in->data, in->n);
-        path[in->n] = 0;
-        if (fs_read_file(path, &j->file, MAX_SOURCE_FILE_BYTES, err) != 0) return -1;
-        jpeg = j->file.data;
-        jpeg_bytes = j->file.len;
-    }
     int rc;
     if (in->kind == INPUT_PIXELS) {
         /* Pixels from a store are taken as they are: same size and channels, checked by the
@@ -118,10 +107,8 @@ static int tokenize_process(void *state, const TaskItem *in, Buf *out, Err *err)
                            in->channels, j->tok.width, j->tok.height, j->tok.channels);
         memcpy(j->pixels, in->data, in->n);
         rc = 0;
-    } else if (in->kind == INPUT_JPEG || in->kind == INPUT_FILE) {
-        rc = preprocess_jpeg(&j->pre, &j->options, jpeg, jpeg_bytes, j->pixels, err);
-    } else {
-        rc = err_set(err, "tokenize takes images, not task items of kind %u", in->kind);
+    } else { /* JPEG sources: exactly ingest's pixels */
+        rc = job_item_pixels(&j->pre, &j->options, &j->file, in, j->pixels, err);
     }
     if (rc != 0) return rc;
     const uint8_t *images[1] = {j->pixels};

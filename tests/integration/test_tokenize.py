@@ -380,6 +380,27 @@ def test_an_out_of_range_code_is_refused_before_anything_is_written(fm, tokens, 
     assert not (tmp / "recon").exists()
 
 
+def test_vqvae_configs_and_stores_it_cannot_train_on(fm, tmp):
+    """Each refused before training starts: one line naming the key or the store, exit 1."""
+    s30 = _ingest(fm.idx, tmp / "s30", size=30)
+    rgb = _ingest(fm.idx, tmp / "rgb", channels=3)
+    cases = [
+        (["downsample=3"], "downsample = 3: must be 2, 4 or 8"),
+        (["channels=8,8"], "downsample = 4 needs 3 levels of channels, got 2"),
+        (["channels=8,x,8"], "channels = 8,x,8"),
+        (["groups=3"], "groups = 3 does not divide channels 8"),
+        ([f"store={s30}"], "does not divide the store's image size 30×30"),
+        ([f"val_store={fm.train}"], "is the training store"),
+        ([f"val_store={rgb}"], "holds 28×28×3 images, the training store 28×28×1"),
+        ([f"val_store={tmp / 'missing'}"], "val_store = "),
+    ]
+    for overrides, words in cases:
+        p = train(fm.cfg, f"run_dir={tmp}/run", *overrides, check=1)
+        lines = p.stderr.strip().splitlines()
+        assert len(lines) == 1 and words in lines[0], (overrides, p.stderr)
+        assert not (tmp / "run" / "ckpt_00000010.bin").exists()
+
+
 def test_a_checkpoint_that_is_not_a_tokenizer(fm, tokens, tmp):
     (tmp / "igpt.ini").write_text("model = igpt\nlayers = 1\nwidth = 16\nheads = 2\npalette = 4\ndownsample = 4\n"
                                   f"batch_size = 8\nsteps = 2\nsamples_per_class = 0\nstore = {fm.train}\n")
