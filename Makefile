@@ -29,11 +29,11 @@ ASAN_UNIT := $(UNIT_SRC:tests/unit/%.c=build-asan/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_LIB := core/err.c core/buf.c core/xalloc.c ingest/decode.c ingest/resize.c ingest/image.c \
-            ingest/preprocess.c ingest/pool_proto.c store/record.c
+            ingest/preprocess.c ingest/pool_proto.c store/record.c core/json_read.c
 # fuzz_checkpoint: the checkpoint reader, config parser and VQ-VAE shape checks.
 FUZZ_LIB_fuzz_checkpoint := core/err.c core/buf.c core/xalloc.c core/fs.c core/config.c core/rng.c \
             train/checkpoint.c tokenize/vqvae.c nn/convnet.c nn/conv2d.c nn/conv_transpose2d.c \
-            nn/groupnorm.c nn/silu.c nn/params.c nn/quantizer.c
+            nn/groupnorm.c nn/silu.c nn/params.c nn/quantizer.c nn/pool.c
 
 .PHONY: all deps test demo bench bench-train bench-tokenize fuzz clean asan
 # Objects reached through pattern chains are not temporary: keep them between builds.

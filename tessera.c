@@ -14,6 +14,7 @@
 #include "tokenize/job_tokenize.h"
 #include "tokenize/tokenize_cmd.h"
 #include "tokenize/vqvae_model.h"
+#include "eval/evalnet_model.h"
 #include "train/model.h"
 #include "train/train_cmd.h"
 
@@ -48,6 +49,7 @@ int main(int argc, char **argv) {
     /* The model families `tessera train` knows. */
     train_register_model(&IGPT_MODEL);
     train_register_model(&VQVAE_MODEL);
+    train_register_model(&EVALNET_MODEL);
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_OK;

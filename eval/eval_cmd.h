@@ -1,7 +1,14 @@
-/* eval_cmd: the `tessera eval` subcommand. */
+/* eval_cmd: the `tessera eval METRIC ...` subcommand, one function per metric (docs/CLI.md,
+ * docs/EVAL.md). Each takes argv with argv[0] = the metric's name and returns an EXIT_ code. */
 #ifndef TESSERA_EVAL_CMD_H
 #define TESSERA_EVAL_CMD_H
 
 int cmd_eval(int argc, char **argv);
+
+int cmd_eval_recon(int argc, char **argv);  /* eval/recon_cmd.c */
+/* fd, kid, is, prdc, cas: the metric is argv[0] (eval/distribution_cmd.c). */
+int cmd_eval_distribution(int argc, char **argv);
+int cmd_eval_probe(int argc, char **argv);  /* eval/probe_cmd.c */
+int cmd_eval_report(int argc, char **argv); /* eval/report_cmd.c */
 
 #endif

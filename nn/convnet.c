@@ -11,6 +11,7 @@
 #include "../core/xalloc.h"
 #include "conv_transpose2d.h"
 #include "groupnorm.h"
+#include "pool.h"
 #include "silu.h"
 
 static size_t node_size(const ConvNode *d) { return (size_t)d->C * d->H * d->W; }
@@ -111,6 +112,13 @@ int convnet_add(ConvNet *n, int a, int b) {
                                   .weight = -1, .bias = -1});
 }
 
+int convnet_avgpool(ConvNet *n, int in, int k) {
+    const ConvNode *src = &n->nodes[in];
+    assert(k >= 1 && src->H >= k && src->W >= k);
+    return add_node(n, (ConvNode){.kind = NODE_AVGPOOL, .in = in, .skip = -1, .C = src->C, .H = src->H / k,
+                                  .W = src->W / k, .pool = k, .weight = -1, .bias = -1});
+}
+
 const ParamSpec *convnet_specs(const ConvNet *n, size_t *count) {
     *count = n->n_specs;
     return n->specs;
@@ -188,6 +196,7 @@ const scalar *convnet_input_grad(const ConvNet *n) { return n->dacts; }
 const ConvNode *convnet_last(const ConvNet *n) { return &n->nodes[n->n_nodes - 1]; }
 const scalar *convnet_output(const ConvNet *n) { return act(n, n->n_nodes - 1, n->batch); }
 scalar *convnet_output_grad(ConvNet *n) { return dact(n, n->n_nodes - 1, n->batch); }
+const scalar *convnet_node_output(const ConvNet *n, int node) { return act(n, node, n->batch); }
 
 void convnet_forward(ConvNet *n, int B) {
     assert(B <= n->B);
@@ -216,6 +225,11 @@ void convnet_forward(ConvNet *n, int B) {
         case NODE_ADD:
             for (size_t k = 0; k < count; k++) out[k] = in[k] + act(n, d->skip, B)[k];
             break;
+        case NODE_AVGPOOL: {
+            const ConvNode *src = &n->nodes[d->in];
+            avgpool2d_forward(out, in, B, src->C, src->H, src->W, d->pool);
+            break;
+        }
         case NODE_INPUT: break;
         }
     }
@@ -251,6 +265,11 @@ void convnet_backward(ConvNet *n, int B) {
         case NODE_ADD: {
             scalar *dskip = dact(n, d->skip, B);
             for (size_t k = 0; k < count; k++) din[k] += dout[k], dskip[k] += dout[k];
+            break;
+        }
+        case NODE_AVGPOOL: {
+            const ConvNode *src = &n->nodes[d->in];
+            avgpool2d_backward(din, dout, B, src->C, src->H, src->W, d->pool);
             break;
         }
         case NODE_INPUT: break;

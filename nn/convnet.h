@@ -15,7 +15,7 @@
  * layer's backward adds into its input's gradient, so a node read by two others (a residual
  * branch) gets the sum. Parameters are named "<prefix>.<node>.weight|bias" in a ParamSpec
  * list the caller lays into its own ParamTable, then binds with convnet_bind. Layers are
- * nn/conv2d, nn/conv_transpose2d, nn/groupnorm, nn/silu; their tests cover the arithmetic,
+ * nn/conv2d, nn/conv_transpose2d, nn/groupnorm, nn/silu, nn/pool; their tests cover the arithmetic,
  * and tests/unit/fd_convnet.c the wiring. */
 #ifndef TESSERA_CONVNET_H
 #define TESSERA_CONVNET_H
@@ -27,7 +27,7 @@
 #include "params.h"
 #include "scalar.h"
 
-typedef enum { NODE_INPUT, NODE_CONV, NODE_CONV_TRANSPOSE, NODE_GROUPNORM, NODE_SILU, NODE_ADD } ConvNodeKind;
+typedef enum { NODE_INPUT, NODE_CONV, NODE_CONV_TRANSPOSE, NODE_GROUPNORM, NODE_SILU, NODE_ADD, NODE_AVGPOOL } ConvNodeKind;
 
 typedef struct {
     ConvNodeKind kind;
@@ -35,6 +35,7 @@ typedef struct {
     int C, H, W;        /* its output, per image */
     ConvDims dims;      /* convolutions (B is set at run time) */
     int groups;         /* groupnorm */
+    int pool;           /* avgpool: the factor k */
     int weight, bias;   /* indices into the net's specs, -1 for none */
     size_t act, stats;  /* offsets of its output in acts/dacts and of its groupnorm mean/rstd */
 } ConvNode;
@@ -66,6 +67,8 @@ int convnet_conv_transpose(ConvNet *n, int in, int C_out, int kernel, int stride
 int convnet_groupnorm(ConvNet *n, int in, int groups);
 int convnet_silu(ConvNet *n, int in);
 int convnet_add(ConvNet *n, int a, int b); /* shapes must match */
+/* torch.nn.AvgPool2d(k): H and W shrink by k, rows and columns past the last whole window dropped. */
+int convnet_avgpool(ConvNet *n, int in, int k);
 
 /* The parameters of every node, in order, for the caller's ParamTable. */
 const ParamSpec *convnet_specs(const ConvNet *n, size_t *count);
@@ -84,6 +87,8 @@ scalar *convnet_input(ConvNet *n);            // (B, C, H, W) of node 0, filled 
 const scalar *convnet_output(const ConvNet *n); // the last node's output
 scalar *convnet_output_grad(ConvNet *n);      // dL/d(last node), set by the caller before backward
 const ConvNode *convnet_last(const ConvNet *n);
+/* Any node's output from the last forward (B, C, H, W): a classifier's penultimate features. */
+const scalar *convnet_node_output(const ConvNet *n, int node);
 
 void convnet_forward(ConvNet *n, int B);
 /* Zeroes every activation gradient but the output's, runs backward, adds into the bound

@@ -11,6 +11,13 @@
 #      split: OUT/vq-fmnist/{metrics.jsonl,reconstructions.png,ckpt_*.bin}.
 #   5. `tessera tokenize` turns both splits into token stores (7×7 codes of 512):
 #      OUT/fmnist-train.tokens, OUT/fmnist-test.tokens.
+#   6. The feature network of `tessera eval` (configs/evalnet-fmnist.ini, model = evalnet)
+#      trains once: its run directory is named by the config's checksum, so it is reused
+#      until the config changes. OUT/evalnet-<cksum>/{ckpt_*.bin,predictions.png}.
+#   7. Evaluation of what exists: the tokenizer's test reconstructions (detokenized) against
+#      the test split — PSNR/SSIM, FD, precision/recall, CAS, each with its floor — and a
+#      linear probe of its encoder features; then `tessera eval report` writes report.md for
+#      the tokenizer's and the feature network's runs.
 # Re-running is cheap: the JPEG tree is kept, ingest and tokenize resume, and training
 # resumes from its last checkpoint (finds the schedule done).
 set -euo pipefail
@@ -54,6 +61,27 @@ for split in train test; do
   $T tokenize --tokenizer "$CKPT" "$OUT/fmnist-$split.lmdb" -o "$OUT/fmnist-$split.tokens"
 done
 
+EV_CONFIG=$(ini config evalnet)
+EV_RUN=$OUT/evalnet-$(cksum "$EV_CONFIG" | cut -d' ' -f1)
+echo "== training the feature network ($EV_CONFIG, once: $EV_RUN)"
+OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 \
+  mpirun -np "$RANKS" --oversubscribe --bind-to none $T train "$EV_CONFIG" run_dir="$EV_RUN" \
+  store="$OUT/fmnist-train.lmdb" val_store="$OUT/fmnist-test.lmdb"
+EVALNET=$(ls "$EV_RUN"/ckpt_*.bin | tail -1)
+
+echo "== evaluating the tokenizer's test reconstructions with $EVALNET"
+$T detokenize --tokenizer "$CKPT" "$OUT/fmnist-test.tokens" -o "$OUT/fmnist-test-recon.lmdb"
+mkdir -p "$VQ_RUN/eval"
+$T eval recon "$OUT/fmnist-test.lmdb" "$OUT/fmnist-test-recon.lmdb" --json "$VQ_RUN/eval/1-recon.json"
+for metric in fd prdc cas; do
+  $T eval $metric "$OUT/fmnist-test.lmdb" "$OUT/fmnist-test-recon.lmdb" --net "$EVALNET" \
+    --floor "$OUT/fmnist-train.lmdb" --json "$VQ_RUN/eval/2-$metric.json"
+done
+$T eval probe "$OUT/fmnist-train.lmdb" "$OUT/fmnist-test.lmdb" --net "$CKPT" --n-train 20000 \
+  --json "$VQ_RUN/eval/3-probe.json"
+$T eval report "$VQ_RUN"
+$T eval report "$EV_RUN"
+
 echo
 $T info "$OUT/fmnist-test.tokens"
 echo
@@ -61,3 +89,5 @@ echo "demo done: $OUT/fmnist-train.lmdb ($($T info "$OUT/fmnist-train.lmdb" | aw
      "$OUT/fmnist-test.lmdb ($($T info "$OUT/fmnist-test.lmdb" | awk '/^records:/{print $2}') records), $OUT/fmnist-train.png;"
 echo "  tokenizer $CKPT (last validation: $(tail -1 "$VQ_RUN/metrics.jsonl" | /usr/bin/python3 -c 'import json,sys; m=json.load(sys.stdin); print("PSNR %.2f dB, SSIM %.3f, %.0f%% of codes used" % (m["val_psnr"], m["val_ssim"], 100*m["val_codebook_usage"]))')), $VQ_RUN/reconstructions.png;"
 echo "  token stores $OUT/fmnist-train.tokens, $OUT/fmnist-test.tokens"
+echo "  feature network $EVALNET (test accuracy $(tail -1 "$EV_RUN/metrics.jsonl" | /usr/bin/python3 -c 'import json,sys; print("%.2f%%" % (100*json.load(sys.stdin)["val_accuracy"]))'))"
+echo "  reports: $VQ_RUN/report.md, $EV_RUN/report.md"

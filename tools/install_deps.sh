@@ -10,6 +10,7 @@ PACKAGES=(
   dataset-fashion-mnist
   mate-backgrounds plasma-workspace-wallpapers ukui-wallpapers
   python3 python3-lmdb python3-numpy python3-pil python3-pytest python3-torch procps
+  python3-scipy python3-sklearn gnuplot-nox
 )
 
 missing=()

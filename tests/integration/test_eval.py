@@ -42,4 +42,5 @@ def test_recon_refuses_what_it_cannot_compare(tmp):
         assert "--limit 10001" in p.stderr and "10000 records" in p.stderr
         p = run("eval", "recon", real, tmp / "missing", check=1, binary=binary)
         assert "missing" in p.stderr
-    assert run("eval", "fd", real, real, check=2).stderr.startswith("tessera: eval: unknown metric 'fd'")
+    p = run("eval", "fid", real, real, check=2)  # FID is Inception's: not computed here (docs/EVAL.md)
+    assert p.stderr.startswith("tessera: eval: unknown metric 'fid' (fd, kid, is, prdc, cas, recon, probe, report)")
