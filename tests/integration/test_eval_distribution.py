@@ -227,3 +227,13 @@ def test_probe_refusals(ev, tmp):
     refused(run("eval", "probe", ev.train, ev.small, "--net", ev.ckpt), "14×14×1", "28×28×1")
     refused(run("eval", "probe", ev.train, ev.real, "--net", ev.dir / "run/metrics.jsonl"), "metrics.jsonl")
     refused(run("eval", "probe", ev.train, "--net", ev.ckpt), "TRAIN and TEST")
+
+
+def test_rotation_task_for_unlabelled_corpora(ev, tmp):
+    """task = rotation learns which of four quarter turns an image was given; CAS refuses such a network."""
+    ckpt = _train(tmp, ev.train, ev.real, tmp / "rot", "task=rotation")
+    last = [json.loads(line) for line in open(tmp / "rot/metrics.jsonl")][-1]
+    assert last["val_accuracy"] > 0.5  # four rotations: chance is 0.25
+    p, got, _ = _eval(SimpleNamespace(**{**vars(ev), "ckpt": ckpt}), "fd", tmp, "--no-floor")
+    assert np.isfinite(got["rows"][0]["value"])
+    refused(run("eval", "cas", ev.real, ev.fake, "--net", ckpt), "rotation")
