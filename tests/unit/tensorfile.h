@@ -4,6 +4,7 @@
 #ifndef TESSERA_TENSORFILE_H
 #define TESSERA_TENSORFILE_H
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +101,22 @@ static inline const float *tf_f32(const TensorFile *tf, const char *name, size_t
 }
 static inline const int32_t *tf_i32(const TensorFile *tf, const char *name, size_t count) {
     return (const int32_t *)tf_get(tf, name, TF_I32, count)->data;
+}
+static inline const double *tf_f64(const TensorFile *tf, const char *name, size_t count) {
+    return (const double *)tf_get(tf, name, TF_F64, count)->data;
+}
+
+/* A fixture of tests/ref/ref_*.py, by file name (printf-style) in TESSERA_REF, which
+ * tests/run_tests.sh exports (default tests/out/ref). */
+static inline TensorFile *tf_load_ref(const char *fmt, ...) {
+    const char *dir = getenv("TESSERA_REF");
+    char name[512], path[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "tests/out/ref", name);
+    return tf_load(path);
 }
 
 static inline void tf_free(TensorFile *tf) {

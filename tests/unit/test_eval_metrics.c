@@ -28,33 +28,15 @@
 #include "../../eval/frechet.h"
 #include "../../eval/kid.h"
 #include "../../eval/prdc.h"
+#include "assert_near.h"
 #include "tensorfile.h"
 
 #define TOL_REL 1e-6
 
-#define assert_near(got, want, tol) assert_near_at((got), (want), (tol), #got, __LINE__)
-static void assert_near_at(double got, double want, double tol, const char *what, int line) {
-    if (!(fabs(got - want) <= tol)) fail_msg("line %d: %s = %.17g, expected %.17g ± %g", line, what, got, want, tol);
-}
 
-/* The error path: -1, a message naming the problem, the output untouched. */
-#define assert_error(call, needle)                                                                                     \
-    do {                                                                                                               \
-        err.msg[0] = 0;                                                                                                \
-        assert_int_equal((call), -1);                                                                                  \
-        if (!strstr(err.msg, (needle))) fail_msg("line %d: message \"%s\" lacks \"%s\"", __LINE__, err.msg, (needle)); \
-    } while (0)
 
-static TensorFile *load_fixture(void) {
-    const char *dir = getenv("TESSERA_REF");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/eval_metrics.tsr", dir && *dir ? dir : "tests/out/ref");
-    return tf_load(path);
-}
+static TensorFile *load_fixture(void) { return tf_load_ref("eval_metrics.tsr"); }
 
-static const double *tf_f64(const TensorFile *tf, const char *name, size_t count) {
-    return (const double *)tf_get(tf, name, TF_F64, count)->data;
-}
 
 static const double *tensor_named(const TensorFile *tf, const char *fmt, size_t i, const char *suffix, size_t count) {
     char name[64];

@@ -30,31 +30,13 @@
 #include "../../eval/inception_score.h"
 #include "../../eval/lbfgs.h"
 #include "../../eval/probe.h"
+#include "assert_near.h"
 #include "tensorfile.h"
 
-#define assert_near(got, want, tol) assert_near_at((got), (want), (tol), #got, __LINE__)
-static void assert_near_at(double got, double want, double tol, const char *what, int line) {
-    if (!(fabs(got - want) <= tol)) fail_msg("line %d: %s = %.17g, expected %.17g ± %g", line, what, got, want, tol);
-}
 
-/* The error path: -1 and a message naming the problem. */
-#define assert_error(call, needle)                                                                                     \
-    do {                                                                                                               \
-        err.msg[0] = 0;                                                                                                \
-        assert_int_equal((call), -1);                                                                                  \
-        if (!strstr(err.msg, (needle))) fail_msg("line %d: message \"%s\" lacks \"%s\"", __LINE__, err.msg, (needle)); \
-    } while (0)
 
-static TensorFile *load_fixture(void) {
-    const char *dir = getenv("TESSERA_REF");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/eval_probe.tsr", dir && *dir ? dir : "tests/out/ref");
-    return tf_load(path);
-}
+static TensorFile *load_fixture(void) { return tf_load_ref("eval_probe.tsr"); }
 
-static const double *tf_f64(const TensorFile *tf, const char *name, size_t count) {
-    return (const double *)tf_get(tf, name, TF_F64, count)->data;
-}
 
 static const double *f64_named(const TensorFile *tf, const char *prefix, size_t i, const char *suffix, size_t count) {
     char name[64];

@@ -34,12 +34,7 @@ static double element_error(const float *got, const float *ref, size_t n) {
     return max_rel_error(got, ref, n, 1e-2 * top > 1e-8 ? 1e-2 * top : 1e-8);
 }
 
-static TensorFile *load(const char *name) {
-    char path[512];
-    const char *dir = getenv("TESSERA_REF");
-    snprintf(path, sizeof path, "%s/%s", dir ? dir : "tests/out/ref", name);
-    return tf_load(path);
-}
+static TensorFile *load(const char *name) { return tf_load_ref("%s", name); }
 
 static void build(Gpt *g, const TensorFile *tf, int qk_norm) {
     const int32_t *c = tf_i32(tf, "config", 6);

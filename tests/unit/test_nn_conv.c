@@ -41,10 +41,7 @@ _Static_assert(sizeof(scalar) == sizeof(float), "test_nn_conv compares float buf
 static double worst_forward, worst_grad; /* reported at the end */
 
 static TensorFile *load_case(const char *name) {
-    const char *dir = getenv("TESSERA_REF");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/conv_%s.tsr", dir && *dir ? dir : "tests/out/ref", name);
-    return tf_load(path);
+    return tf_load_ref("conv_%s.tsr", name);
 }
 
 static int tf_has(const TensorFile *tf, const char *name) {

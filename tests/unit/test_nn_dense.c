@@ -57,12 +57,9 @@ typedef struct {
 } Fixture;
 
 static Fixture *fx_load(const char *name) {
-    const char *dir = getenv("TESSERA_REF");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "tests/out/ref", name);
     Fixture *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
-    fx->tf = tf_load(path);
+    fx->tf = tf_load_ref("%s", name);
     return fx;
 }
 

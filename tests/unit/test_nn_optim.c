@@ -43,16 +43,8 @@ static const ParamSpec specs[] = {
 static const Schedule cosine = {SCHEDULE_COSINE, 1e-2, 3, 10, 0.1};
 static const AdamWConfig adamw = {.beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.1};
 
-static TensorFile *load_fixture(void) {
-    const char *dir = getenv("TESSERA_REF");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/optim.tsr", dir && *dir ? dir : "tests/out/ref");
-    return tf_load(path);
-}
+static TensorFile *load_fixture(void) { return tf_load_ref("optim.tsr"); }
 
-static const double *tf_f64(const TensorFile *tf, const char *name, size_t count) {
-    return (const double *)tf_get(tf, name, TF_F64, count)->data;
-}
 
 static double worst;
 

@@ -35,10 +35,7 @@ _Static_assert(sizeof(scalar) == sizeof(float), "test_quantizer compares float b
 static double worst_forward, worst_grad;
 
 static TensorFile *load_case(const char *name) {
-    const char *dir = getenv("TESSERA_REF");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/quantizer_%s.tsr", dir && *dir ? dir : "tests/out/ref", name);
-    return tf_load(path);
+    return tf_load_ref("quantizer_%s.tsr", name);
 }
 
 static float *zeros(size_t n) {

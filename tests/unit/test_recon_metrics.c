@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "../../eval/recon_metrics.h"
+#include "assert_near.h"
 #include "tensorfile.h"
 
 #define TOL_REL 1e-6
@@ -44,21 +45,13 @@ static void fill_random(uint8_t *p, size_t n, uint32_t seed) {
     }
 }
 
-/* cmocka 1.1.5 has no assert_double_equal. */
-#define assert_near(got, want, tol) assert_near_at((got), (want), (tol), #got, __LINE__)
-static void assert_near_at(double got, double want, double tol, const char *what, int line) {
-    if (!(fabs(got - want) <= tol)) fail_msg("line %d: %s = %.15g, expected %.15g ± %g", line, what, got, want, tol);
-}
 
 static double rel_error(double got, double want) {
     return fabs(got - want) / fmax(fabs(want), TOL_FLOOR);
 }
 
 static void test_matches_numpy_reference(void **state) {
-    const char *dir = getenv("TESSERA_REF");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/recon_metrics.tsr", dir && *dir ? dir : "tests/out/ref");
-    TensorFile *tf = tf_load(path);
+    TensorFile *tf = tf_load_ref("recon_metrics.tsr");
     const TfTensor *dims = tf_get(tf, "dims", TF_I32, 0);
     assert_int_equal(dims->ndim, 2);
     assert_int_equal(dims->dims[1], 3);
