@@ -229,6 +229,21 @@ long config_int(const Config *c, const char *key) { return strtol(value_of(c, ke
 double config_float(const Config *c, const char *key) { return strtod(value_of(c, key), NULL); }
 const char *config_str(const Config *c, const char *key) { return value_of(c, key); }
 
+int config_int_list(const Config *c, const char *key, int *out, int cap, int lo, int hi, Err *err) {
+    const char *list = value_of(c, key);
+    int n = 0;
+    for (const char *p = list; *p;) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < lo || v > hi || n == cap || (*end && *end != ','))
+            return err_set(err, "%s = %s: expected at most %d comma-separated integers in %d..%d", key, list, cap, lo, hi);
+        out[n++] = (int)v;
+        p = *end ? end + 1 : end;
+    }
+    return n;
+}
+
 int config_bool(const Config *c, const char *key) {
     const char *v = value_of(c, key);
     return !strcmp(v, "true") || !strcmp(v, "1");

@@ -48,6 +48,10 @@ long config_int(const Config *c, const char *key);
 double config_float(const Config *c, const char *key);
 const char *config_str(const Config *c, const char *key);
 int config_bool(const Config *c, const char *key);
+/* A comma-separated list of integers ("32,64,48"): stores them in out and returns how many,
+ * or -1 with "KEY = VALUE: expected ..." in err when an entry is not an integer in
+ * [lo, hi] or there are more than cap of them. */
+int config_int_list(const Config *c, const char *key, int *out, int cap, int lo, int hi, Err *err);
 
 /* The resolved config as INI text: "key = value  # origin" lines. */
 void config_format(const Config *c, Buf *out);

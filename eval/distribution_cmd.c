@@ -337,18 +337,6 @@ static void usage(FILE *out, const Metric *m) {
             m->summary);
 }
 
-static int parse_size(const char *flag, const char *s, size_t *out) {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (!*s || *end || errno || (v == 0 && strcmp(flag, "--seed") != 0) || s[0] == '-') {
-        report_error("%s: expected a positive integer, got '%s'", flag, s);
-        return -1;
-    }
-    *out = (size_t)v;
-    return 0;
-}
-
 int cmd_eval_distribution(int argc, char **argv) {
     const Metric *metric = find_metric(argv[0]);
     Options o = {.net = getenv("TESSERA_EVALNET"), .kid_subsets = 100, .kid_size = 1000, .splits = 10};
@@ -366,15 +354,15 @@ int cmd_eval_distribution(int argc, char **argv) {
         int bad = 0;
         switch (opt) {
         case 'N': o.net = optarg; break;
-        case 'n': bad = parse_size("--n", optarg, &o.n); break;
+        case 'n': bad = eval_parse_count("--n", optarg, 0, &o.n); break;
         case 'f': o.floor = optarg; break;
         case 'F': o.no_floor = 1; break;
-        case 's': bad = parse_size("--seed", optarg, &v), o.seed = v; break;
+        case 's': bad = eval_parse_count("--seed", optarg, 1, &v), o.seed = v; break;
         case 'j': o.json = optarg; break;
         case 'd': o.dump = optarg; break;
-        case 'K': bad = parse_size("--kid-subsets", optarg, &o.kid_subsets); break;
-        case 'M': bad = parse_size("--kid-size", optarg, &o.kid_size); break;
-        case 'S': bad = parse_size("--splits", optarg, &o.splits); break;
+        case 'K': bad = eval_parse_count("--kid-subsets", optarg, 0, &o.kid_subsets); break;
+        case 'M': bad = eval_parse_count("--kid-size", optarg, 0, &o.kid_size); break;
+        case 'S': bad = eval_parse_count("--splits", optarg, 0, &o.splits); break;
         case 'h': usage(stdout, metric); return EXIT_OK;
         default: usage(stderr, metric); return EXIT_USAGE;
         }

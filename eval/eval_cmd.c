@@ -1,7 +1,9 @@
 /* eval_cmd: `tessera eval METRIC ...` finds the metric's own command (see eval_cmd.h). */
 #include "eval_cmd.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../core/err.h"
@@ -34,6 +36,18 @@ static void names(char *out, size_t cap) {
     out[0] = 0;
     for (int i = 0; i < N_COMMANDS && used < cap; i++)
         used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? ", " : "", COMMANDS[i].name);
+}
+
+int eval_parse_count(const char *flag, const char *text, int zero_ok, size_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (!*text || *end || errno || text[0] == '-' || (v == 0 && !zero_ok)) {
+        report_error("%s: expected a %s integer, got '%s'", flag, zero_ok ? "non-negative" : "positive", text);
+        return -1;
+    }
+    *out = (size_t)v;
+    return 0;
 }
 
 int cmd_eval(int argc, char **argv) {

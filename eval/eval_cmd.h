@@ -3,7 +3,13 @@
 #ifndef TESSERA_EVAL_CMD_H
 #define TESSERA_EVAL_CMD_H
 
+#include <stddef.h>
+
 int cmd_eval(int argc, char **argv);
+
+/* A count flag's value (--n, --limit, --seed, ...): a decimal integer, ≥ 1 unless zero_ok.
+ * Reports "FLAG: expected ..." and returns -1 otherwise. */
+int eval_parse_count(const char *flag, const char *text, int zero_ok, size_t *out);
 
 int cmd_eval_recon(int argc, char **argv);  /* eval/recon_cmd.c */
 /* fd, kid, is, prdc, cas: the metric is argv[0] (eval/distribution_cmd.c). */

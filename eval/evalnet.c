@@ -43,18 +43,11 @@ int evalnet_shape(EvalNetShape *s, const Config *c, int height, int width, int c
     s->classes = s->task == EVALNET_ROTATION ? EVALNET_ROTATIONS : num_labels;
     s->features = (int)config_int(c, "features");
     s->groups = (int)config_int(c, "groups");
-    const char *list = config_str(c, "channels");
-    int n = 0;
-    for (const char *p = list; *p;) {
-        char *end;
-        long ch = strtol(p, &end, 10);
-        if (end == p || ch < 1 || ch > 4096 || n == EVALNET_LEVELS || (*end && *end != ','))
-            return err_set(err, "channels = %s: expected %d comma-separated integers in 1..4096", list, EVALNET_LEVELS);
-        s->level_channels[n++] = (int)ch;
-        p = *end ? end + 1 : end;
-    }
+    int n = config_int_list(c, "channels", s->level_channels, EVALNET_LEVELS, 1, 4096, err);
+    if (n < 0) return -1;
     if (n != EVALNET_LEVELS)
-        return err_set(err, "channels = %s: expected %d comma-separated integers in 1..4096", list, EVALNET_LEVELS);
+        return err_set(err, "channels = %s: expected %d channel counts, one per level", config_str(c, "channels"),
+                       EVALNET_LEVELS);
     return check_shape(s, err);
 }
 

@@ -11,6 +11,7 @@
 #include "../core/xalloc.h"
 #include "../nn/crossentropy.h"
 #include "../store/store.h"
+#include "../train/held_out.h"
 #include "../train/model.h"
 #include "evalnet.h"
 #include "evalnet_model.h"
@@ -22,9 +23,7 @@ typedef struct {
     const uint8_t **images; /* this step's network inputs (4 per image with rotations) */
     int *turns;
     size_t cap;
-    Store val;
-    int has_val;
-    uint64_t val_count;
+    HeldOut val;
 } EvalModel;
 
 static size_t image_bytes(const EvalNet *v) { return (size_t)v->s.size * v->s.size * v->s.channels; }
@@ -70,36 +69,21 @@ static float evalnet_step(Model *m, const RecordView *examples, size_t n) {
 
 /* ------------------------------------------------------------------ held-out data */
 
-/* Reads records idx[0..n), each checked against the network's image shape. */
-static int read_records(EvalModel *e, StoreRead *sr, const uint64_t *idx, size_t n, RecordView *out, Err *err) {
-    const EvalNet *v = &e->net;
-    for (size_t i = 0; i < n; i++) {
-        if (store_read_record(sr, idx[i], &out[i], err) != 0) return -1;
-        const RecordView *r = &out[i];
-        if (r->dtype != DTYPE_U8 || r->height != v->s.size || r->width != v->s.size || r->channels != v->s.channels ||
-            r->payload_bytes != image_bytes(v))
-            return err_set(err, "%s: record %llu is %u×%u×%u, the model takes %d×%d×%d uint8 images", e->val.path,
-                           (unsigned long long)idx[i], r->height, r->width, r->channels, v->s.size, v->s.size,
-                           v->s.channels);
-    }
-    return 0;
-}
-
 static int evalnet_validate(Model *m, Measures *out, Err *err) {
     EvalModel *e = m->state;
     EvalNet *v = &e->net;
-    if (!e->has_val) return 0;
+    if (!e->val.open) return 0;
     enum { LOSS, CORRECT, INPUTS, FAILED, N_SUMS };
     double sums[N_SUMS] = {0};
     RecordView records[VAL_CHUNK];
     uint64_t idx[VAL_CHUNK];
     int rc = 0;
-    for (uint64_t i = (uint64_t)m->comm.rank; rc == 0 && i < e->val_count;) {
+    for (uint64_t i = (uint64_t)m->comm.rank; rc == 0 && i < e->val.count;) {
         size_t n = 0;
-        for (; n < VAL_CHUNK && i < e->val_count; i += (uint64_t)m->comm.size) idx[n++] = i;
+        for (; n < VAL_CHUNK && i < e->val.count; i += (uint64_t)m->comm.size) idx[n++] = i;
         StoreRead sr;
-        if ((rc = store_read_begin(&e->val, &sr, err)) != 0) break;
-        if ((rc = read_records(e, &sr, idx, n, records, err)) == 0) {
+        if ((rc = store_read_begin(&e->val.store, &sr, err)) != 0) break;
+        if ((rc = held_out_read(&e->val, &sr, idx, n, records, err)) == 0) {
             size_t inputs = prepare(e, records, n);
             evalnet_forward(v, inputs);
             size_t counted = 0;
@@ -128,7 +112,7 @@ static int evalnet_write_predictions(Model *m, const char *png, uint64_t seed, E
     (void)seed;
     EvalModel *e = m->state;
     EvalNet *v = &e->net;
-    if (!e->has_val || v->s.task != EVALNET_LABELS) return 0;
+    if (!e->val.open || v->s.task != EVALNET_LABELS) return 0;
     int rows = v->s.classes < MAX_PREDICTION_ROWS ? v->s.classes : MAX_PREDICTION_ROWS;
     size_t bytes = image_bytes(v), tiles_n = (size_t)rows * PREDICTIONS_PER_CLASS;
     uint8_t *pixels = xcalloc(tiles_n + 1, bytes); /* the last one stays blank */
@@ -139,13 +123,13 @@ static int evalnet_write_predictions(Model *m, const char *png, uint64_t seed, E
     uint64_t idx[VAL_CHUNK];
     int rc = 0;
     /* Evenly spaced records, not the first ones: a store ingested from class folders is in class order. */
-    uint64_t looked_at = e->val_count < PREDICTION_CANDIDATES ? e->val_count : PREDICTION_CANDIDATES;
+    uint64_t looked_at = e->val.count < PREDICTION_CANDIDATES ? e->val.count : PREDICTION_CANDIDATES;
     for (uint64_t i = 0; rc == 0 && i < looked_at;) {
         size_t n = 0;
-        for (; n < VAL_CHUNK && i < looked_at; i++) idx[n++] = i * e->val_count / looked_at;
+        for (; n < VAL_CHUNK && i < looked_at; i++) idx[n++] = i * e->val.count / looked_at;
         StoreRead sr;
-        if ((rc = store_read_begin(&e->val, &sr, err)) != 0) break;
-        if ((rc = read_records(e, &sr, idx, n, records, err)) == 0) {
+        if ((rc = store_read_begin(&e->val.store, &sr, err)) != 0) break;
+        if ((rc = held_out_read(&e->val, &sr, idx, n, records, err)) == 0) {
             prepare(e, records, n);
             evalnet_forward(v, n);
             const scalar *logits = evalnet_logits(v);
@@ -173,7 +157,7 @@ static int evalnet_write_predictions(Model *m, const char *png, uint64_t seed, E
 static void evalnet_destroy(Model *m) {
     EvalModel *e = m->state;
     evalnet_free(&e->net);
-    if (e->has_val) store_close(&e->val);
+    held_out_close(&e->val);
     free(e->images);
     free(e->turns);
     free(e);
@@ -197,32 +181,6 @@ static size_t evalnet_memory(const Config *c, const Meta *meta, size_t per_rank_
     return evalnet_memory_bytes(&s, inputs > VAL_CHUNK * 4 ? inputs : VAL_CHUNK * 4);
 }
 
-static int open_val_store(EvalModel *e, const Config *c, Err *err) {
-    const char *path = config_str(c, "val_store");
-    if (!*path) return 0;
-    char *a = realpath(path, NULL), *b = realpath(config_str(c, "store"), NULL);
-    int same = a && b && strcmp(a, b) == 0;
-    free(a);
-    free(b);
-    if (same) return err_set(err, "val_store = %s is the training store; give the held-out split", path);
-    if (store_open(&e->val, path, 0, 0, err) != 0) return err_set(err, "val_store = %s", err->msg);
-    e->has_val = 1;
-    Meta meta;
-    if (store_meta_load(&e->val, &meta, err) != 0) return -1;
-    const char *kind = meta_get(&meta, "kind"), *h = meta_get(&meta, "height"), *ch = meta_get(&meta, "channels");
-    const char *w = meta_get(&meta, "width");
-    const EvalNetShape *s = &e->net.s;
-    int rc = kind && strcmp(kind, "pixels") != 0 ? err_set(err, "val_store = %s: is a %s store, not a pixel store", path, kind)
-             : !h || !w || !ch || atoi(h) != s->size || atoi(w) != s->size || atoi(ch) != s->channels
-                 ? err_set(err, "val_store = %s: holds %s×%s×%s images, the training store %d×%d×%d", path,
-                           h ? h : "?", w ? w : "?", ch ? ch : "?", s->size, s->size, s->channels)
-                 : 0;
-    meta_free(&meta);
-    uint64_t limit = (uint64_t)config_int(c, "val_images"), count = store_record_count(&e->val);
-    e->val_count = limit && limit < count ? limit : count;
-    return rc;
-}
-
 static int evalnet_create_model(Model *m, const Config *c, const Meta *meta, Err *err) {
     EvalNetShape s;
     if (store_shape(meta, c, &s, err) != 0) return -1;
@@ -234,7 +192,7 @@ static int evalnet_create_model(Model *m, const Config *c, const Meta *meta, Err
                  .validate_every = (uint64_t)config_int(c, "val_every"), .write_samples = evalnet_write_predictions,
                  .samples_name = "predictions.png", .destroy = evalnet_destroy};
     evalnet_shape_dims(&s, m->dims);
-    if (open_val_store(e, c, err) != 0) {
+    if (held_out_open(&e->val, c, s.size, s.size, s.channels, err) != 0) {
         evalnet_destroy(m);
         return -1;
     }

@@ -36,11 +36,7 @@ int feature_net_open(FeatureNet *f, const char *path, Err *err) {
     CheckpointInfo expect = {.n_params = f->net.table.total, .n_dims = EVALNET_N_DIMS}, got;
     snprintf(expect.model, sizeof expect.model, "evalnet");
     memcpy(expect.dims, info.dims, sizeof expect.dims);
-    float *ema = param_table_alloc(&f->net.table);
-    CheckpointData d = {f->net.params, NULL, NULL, ema};
-    rc = checkpoint_load(path, &expect, &got, &d, err);
-    if (rc == 0 && got.has_ema) memcpy(f->net.params, ema, f->net.table.total * sizeof *ema);
-    free(ema);
+    rc = checkpoint_load_weights(path, &expect, f->net.params, &got, err);
     if (rc != 0) {
         feature_net_close(f);
         return -1;

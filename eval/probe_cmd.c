@@ -166,18 +166,6 @@ static const char *USAGE =
     "  --dump-features DIR   train_* and test_* features and labels as .npy\n"
     "  -h, --help            this text\n";
 
-static int parse_count(const char *flag, const char *s, size_t *out, int zero_ok) {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (!*s || *end || errno || (v == 0 && !zero_ok) || s[0] == '-') {
-        report_error("%s: expected a positive integer, got '%s'", flag, s);
-        return -1;
-    }
-    *out = (size_t)v;
-    return 0;
-}
-
 int cmd_eval_probe(int argc, char **argv) {
     Options o = {.net = getenv("TESSERA_EVALNET")};
     static const struct option longs[] = {
@@ -192,9 +180,9 @@ int cmd_eval_probe(int argc, char **argv) {
         int bad = 0;
         switch (opt) {
         case 'N': o.net = optarg; break;
-        case 'a': bad = parse_count("--n-train", optarg, &o.n_train, 0); break;
-        case 'b': bad = parse_count("--n-test", optarg, &o.n_test, 0); break;
-        case 's': bad = parse_count("--seed", optarg, &v, 1), o.seed = v; break;
+        case 'a': bad = eval_parse_count("--n-train", optarg, 0, &o.n_train); break;
+        case 'b': bad = eval_parse_count("--n-test", optarg, 0, &o.n_test); break;
+        case 's': bad = eval_parse_count("--seed", optarg, 1, &v), o.seed = v; break;
         case 'j': o.json = optarg; break;
         case 'd': o.dump = optarg; break;
         case 'h': fputs(USAGE, stdout); return EXIT_OK;

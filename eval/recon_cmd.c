@@ -129,13 +129,8 @@ int cmd_eval_recon(int argc, char **argv) {
     while ((opt = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         switch (opt) {
         case 'l': {
-            char *end;
-            errno = 0;
-            unsigned long long x = strtoull(optarg, &end, 10);
-            if (!*optarg || *end || errno || x == 0) {
-                report_error("--limit: expected a positive integer, got '%s'", optarg);
-                return EXIT_USAGE;
-            }
+            size_t x;
+            if (eval_parse_count("--limit", optarg, 0, &x) != 0) return EXIT_USAGE;
             limit = x;
             break;
         }

@@ -48,11 +48,7 @@ int tokenizer_open(Tokenizer *t, const char *path, int height, int width, Err *e
     CheckpointInfo expect = {.n_params = t->net.table.total, .n_dims = VQVAE_N_DIMS}, got;
     snprintf(expect.model, sizeof expect.model, "vqvae");
     memcpy(expect.dims, dims, sizeof dims);
-    float *ema = param_table_alloc(&t->net.table);
-    CheckpointData d = {t->net.params, NULL, NULL, ema};
-    rc = checkpoint_load(path, &expect, &got, &d, err);
-    if (rc == 0 && got.has_ema) memcpy(t->net.params, ema, t->net.table.total * sizeof *ema);
-    free(ema);
+    rc = checkpoint_load_weights(path, &expect, t->net.params, &got, err);
     if (rc != 0) {
         tokenizer_close(t);
         return -1;

@@ -45,15 +45,8 @@ int vqvae_shape(VqVaeShape *s, const Config *c, int height, int width, int chann
     s->res_blocks = (int)config_int(c, "res_blocks");
     s->groups = (int)config_int(c, "groups");
     const char *list = config_str(c, "channels");
-    int n = 0;
-    for (const char *p = list; *p;) {
-        char *end;
-        long ch = strtol(p, &end, 10);
-        if (end == p || ch < 1 || ch > 4096 || n == VQVAE_MAX_LEVELS || (*end && *end != ','))
-            return err_set(err, "channels = %s: expected %d comma-separated integers in 1..4096", list, s->levels + 1);
-        s->level_channels[n++] = (int)ch;
-        p = *end ? end + 1 : end;
-    }
+    int n = config_int_list(c, "channels", s->level_channels, VQVAE_MAX_LEVELS, 1, 4096, err);
+    if (n < 0) return -1;
     if (n != s->levels + 1)
         return err_set(err, "channels = %s: downsample = %d needs %d levels of channels, got %d", list, s->downsample,
                        s->levels + 1, n);

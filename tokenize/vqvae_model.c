@@ -22,6 +22,7 @@
 #include "../core/xalloc.h"
 #include "../eval/recon_metrics.h"
 #include "../store/store.h"
+#include "../train/held_out.h"
 #include "../train/model.h"
 #include "vqvae.h"
 #include "vqvae_model.h"
@@ -38,9 +39,7 @@ typedef struct {
     size_t n_stats, per_rank_candidates;
     scalar *candidates;
     /* validation */
-    Store val;
-    int has_val;
-    uint64_t val_count;
+    HeldOut val;
     size_t recon_samples;
     /* the last batch's first images, for the PNG when there is no held-out store */
     uint8_t *last;
@@ -160,26 +159,18 @@ static void vq_after_update(Model *m, uint64_t step) {
 
 enum { VAL_CHUNK = 64 };
 
-/* Reads the held-out records `indices`, each checked against the model's image shape. */
+/* Reads the held-out records `indices` (at most VAL_CHUNK) into q->ptrs. */
 static int read_images(VqModel *q, StoreRead *sr, const uint64_t *indices, size_t n, Err *err) {
-    const VqVae *v = &q->net;
-    for (size_t i = 0; i < n; i++) {
-        RecordView r;
-        if (store_read_record(sr, indices[i], &r, err) != 0) return -1;
-        if (r.dtype != DTYPE_U8 || r.height != v->s.height || r.width != v->s.width || r.channels != v->s.channels ||
-            r.payload_bytes != image_bytes(v))
-            return err_set(err, "%s: record %llu is %u×%u×%u, the model takes %d×%d×%d uint8 images", q->val.path,
-                           (unsigned long long)indices[i], r.height, r.width, r.channels, v->s.height, v->s.width,
-                           v->s.channels);
-        q->ptrs[i] = r.payload;
-    }
+    RecordView records[VAL_CHUNK];
+    if (held_out_read(&q->val, sr, indices, n, records, err) != 0) return -1;
+    for (size_t i = 0; i < n; i++) q->ptrs[i] = records[i].payload;
     return 0;
 }
 
 static int vq_validate(Model *m, Measures *out, Err *err) {
     VqModel *q = m->state;
     VqVae *v = &q->net;
-    if (!q->has_val) return 0;
+    if (!q->val.open) return 0;
     size_t K = (size_t)v->s.q.K, cells = (size_t)v->grid_h * v->grid_w, bytes = image_bytes(v);
     enum { PSNR, SSIM, IMAGES, FAILED, HIST }; /* the sums, then the code histogram */
     double *sums = xcalloc(HIST + K, sizeof *sums);
@@ -192,11 +183,11 @@ static int vq_validate(Model *m, Measures *out, Err *err) {
     }
     int rc = 0;
     uint64_t i = (uint64_t)m->comm.rank;
-    while (rc == 0 && i < q->val_count) {
+    while (rc == 0 && i < q->val.count) {
         size_t n = 0;
-        for (; n < VAL_CHUNK && i < q->val_count; i += (uint64_t)m->comm.size) idx[n++] = i;
+        for (; n < VAL_CHUNK && i < q->val.count; i += (uint64_t)m->comm.size) idx[n++] = i;
         StoreRead sr;
-        if ((rc = store_read_begin(&q->val, &sr, err)) != 0) break;
+        if ((rc = store_read_begin(&q->val.store, &sr, err)) != 0) break;
         if ((rc = read_images(q, &sr, idx, n, err)) == 0) {
             vqvae_tokenize(v, q->ptrs, n, codes);
             vqvae_detokenize(v, codes, n, recon);
@@ -234,12 +225,12 @@ static int vq_write_samples(Model *m, const char *png, uint64_t seed, Err *err) 
     size_t n = q->recon_samples, bytes = image_bytes(v), cells = (size_t)v->grid_h * v->grid_w;
     uint8_t *originals = xmalloc((n ? n : 1) * bytes);
     int rc = 0;
-    if (q->has_val) {
-        n = n < q->val_count ? n : (size_t)q->val_count;
+    if (q->val.open) {
+        n = n < q->val.count ? n : (size_t)q->val.count;
         StoreRead sr;
         uint64_t idx[64];
         for (size_t i = 0; i < n; i++) idx[i] = i;
-        if (n && (rc = store_read_begin(&q->val, &sr, err)) == 0) {
+        if (n && (rc = store_read_begin(&q->val.store, &sr, err)) == 0) {
             if ((rc = read_images(q, &sr, idx, n, err)) == 0)
                 for (size_t i = 0; i < n; i++) memcpy(originals + i * bytes, q->ptrs[i], bytes);
             store_read_end(&sr);
@@ -270,7 +261,7 @@ static int vq_write_samples(Model *m, const char *png, uint64_t seed, Err *err) 
 static void vq_destroy(Model *m) {
     VqModel *q = m->state;
     vqvae_free(&q->net);
-    if (q->has_val) store_close(&q->val);
+    held_out_close(&q->val);
     free(q->stats);
     free(q->candidates);
     free(q->last);
@@ -298,32 +289,6 @@ static size_t vq_memory_bytes(const Config *c, const Meta *meta, size_t per_rank
     return vqvae_memory_bytes(&s, per_rank_batch > VAL_CHUNK ? per_rank_batch : VAL_CHUNK);
 }
 
-static int open_val_store(VqModel *q, const Config *c, Err *err) {
-    const char *path = config_str(c, "val_store");
-    if (!*path) return 0;
-    char *a = realpath(path, NULL), *b = realpath(config_str(c, "store"), NULL);
-    int same = a && b && strcmp(a, b) == 0;
-    free(a);
-    free(b);
-    if (same) return err_set(err, "val_store = %s is the training store; give the held-out split", path);
-    Meta meta;
-    if (store_open(&q->val, path, 0, 0, err) != 0) return err_set(err, "val_store = %s", err->msg);
-    q->has_val = 1;
-    if (store_meta_load(&q->val, &meta, err) != 0) return -1;
-    int h = 0, w = 0, ch = 0, bad = image_shape(&meta, &h, &w, &ch) != 0;
-    const char *kind = meta_get(&meta, "kind");
-    int rc = kind && strcmp(kind, "pixels") != 0
-                 ? err_set(err, "val_store = %s: is a %s store, not a pixel store", path, kind)
-             : bad || h != q->net.s.height || w != q->net.s.width || ch != q->net.s.channels
-                 ? err_set(err, "val_store = %s: holds %d×%d×%d images, the training store %d×%d×%d", path, h, w, ch,
-                           q->net.s.height, q->net.s.width, q->net.s.channels)
-                 : 0;
-    meta_free(&meta);
-    uint64_t limit = (uint64_t)config_int(c, "val_images"), count = store_record_count(&q->val);
-    q->val_count = limit && limit < count ? limit : count;
-    return rc;
-}
-
 static int vq_create(Model *m, const Config *c, const Meta *meta, Err *err) {
     int h, w, ch;
     if (image_shape(meta, &h, &w, &ch) != 0) return err_set(err, "store meta lacks height, width or channels");
@@ -343,7 +308,7 @@ static int vq_create(Model *m, const Config *c, const Meta *meta, Err *err) {
                  .validate = vq_validate, .validate_every = (uint64_t)config_int(c, "val_every"),
                  .write_samples = vq_write_samples, .samples_name = "reconstructions.png", .destroy = vq_destroy};
     vqvae_shape_dims(&s, m->dims);
-    if (open_val_store(q, c, err) != 0) {
+    if (held_out_open(&q->val, c, s.height, s.width, s.channels, err) != 0) {
         vq_destroy(m);
         return -1;
     }

@@ -240,6 +240,16 @@ static int is_checkpoint_name(const struct dirent *e) {
     return n == 17 && strncmp(e->d_name, "ckpt_", 5) == 0 && strcmp(e->d_name + 13, ".bin") == 0;
 }
 
+int checkpoint_load_weights(const char *path, const CheckpointInfo *expect, float *params, CheckpointInfo *info,
+                            Err *err) {
+    float *ema = xmalloc((expect->n_params ? expect->n_params : 1) * sizeof *ema);
+    CheckpointData d = {params, NULL, NULL, ema};
+    int rc = checkpoint_load(path, expect, info, &d, err);
+    if (rc == 0 && info->has_ema) memcpy(params, ema, expect->n_params * sizeof *ema);
+    free(ema);
+    return rc;
+}
+
 char *checkpoint_find_newest(const char *run_dir) {
     struct dirent **list;
     int n = scandir(run_dir, &list, is_checkpoint_name, by_name_desc);

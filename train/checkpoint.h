@@ -45,6 +45,12 @@ int checkpoint_inspect(const char *path, CheckpointInfo *info, char **config_tex
 int checkpoint_load(const char *path, const CheckpointInfo *expect, CheckpointInfo *info, CheckpointData *d,
                     Err *err);
 
+/* A trained model's weights for use rather than for resuming (tokenizers, feature networks):
+ * checkpoint_load into params (expect->n_params of them), then the EMA weights over them when
+ * the run kept some. */
+int checkpoint_load_weights(const char *path, const CheckpointInfo *expect, float *params, CheckpointInfo *info,
+                            Err *err);
+
 /* The path of run_dir's newest checkpoint that passes checkpoint_inspect, or NULL
  * (malloc'd). Broken newer ones are reported on stderr and skipped. */
 char *checkpoint_find_newest(const char *run_dir);
