@@ -3,9 +3,11 @@ and a reader for the stores they produce.
 
 TESSERA_BIN picks the binary (default build/tessera; the ASan build is build-asan/tessera).
 """
+import gzip
 import io
 import os
 import random
+import struct
 import subprocess
 import sys
 
@@ -20,6 +22,7 @@ from tessera_store import Store  # noqa: E402
 
 TESSERA = os.environ.get("TESSERA_BIN", os.path.join(ROOT, "build/tessera"))
 ASAN_TESSERA = os.path.join(ROOT, "build-asan/tessera")
+FMNIST = "/usr/share/datasets/fashion-mnist"
 FIXTURES = os.environ.get("TESSERA_FIXTURES", os.path.join(ROOT, "tests/out/fixtures"))
 
 
@@ -69,6 +72,22 @@ def write_corpus(folder, n, classes=None, size_range=(40, 120), seed=0):
             f.write(jpeg_bytes(picture(rng, w, h), quality=int(rng.integers(75, 96))))
         paths.append(p)
     return paths
+
+
+def fmnist_idx_subset(folder, name, split, start, n):
+    """Images start..start+n of a Fashion-MNIST split as an IDX pair ingest reads (labels beside)."""
+    images = gzip.open(f"{FMNIST}/{split}-images-idx3-ubyte.gz").read()
+    labels = gzip.open(f"{FMNIST}/{split}-labels-idx1-ubyte.gz").read()
+    (folder / f"{name}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 0x803, n, 28, 28) +
+                                                       images[16 + start * 784:16 + (start + n) * 784])
+    (folder / f"{name}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 0x801, n) + labels[8 + start:8 + start + n])
+    return folder / f"{name}-images-idx3-ubyte"
+
+
+def ingest_store(src, out, *options, size=28, channels=1):
+    """A pixel store of src made by one local worker."""
+    run("ingest", src, "-o", out, "--size", size, "--channels", channels, "--workers", 1, *options, check=0)
+    return out
 
 
 def records(path):

@@ -1,10 +1,8 @@
 """The feature network (model = evalnet) and `tessera eval fd|kid|is|prdc|cas`: every number is
 recomputed here from the features the command dumped (--dump-features), with scipy, sklearn or
 numpy written from the definitions, and every refusal is one line."""
-import gzip
 import json
 import os
-import struct
 import sys
 from types import SimpleNamespace
 
@@ -13,12 +11,11 @@ import pytest
 import scipy.linalg
 import scipy.stats
 
-from conftest import ASAN_TESSERA, ROOT, run
+from conftest import ASAN_TESSERA, ROOT, fmnist_idx_subset, ingest_store, run, write_corpus
 
 sys.path.insert(0, os.path.join(ROOT, "tests/ref"))
 from ref_eval_metrics import kid_subsets, mmd2_unbiased, prdc_counts, sq_dist_in_order  # noqa: E402
 
-FMNIST = "/usr/share/datasets/fashion-mnist"
 TINY = """model = evalnet
 task = labels
 channels = 8,16,16
@@ -35,18 +32,6 @@ seed = 3
 """
 
 
-def _idx_subset(folder, name, split, start, n):
-    images = gzip.open(f"{FMNIST}/{split}-images-idx3-ubyte.gz").read()
-    labels = gzip.open(f"{FMNIST}/{split}-labels-idx1-ubyte.gz").read()
-    (folder / f"{name}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 0x803, n, 28, 28) +
-                                                       images[16 + start * 784:16 + (start + n) * 784])
-    (folder / f"{name}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 0x801, n) + labels[8 + start:8 + start + n])
-    return folder / f"{name}-images-idx3-ubyte"
-
-
-def _ingest(src, out, *options, size=28, channels=1):
-    run("ingest", src, "-o", out, "--size", size, "--channels", channels, "--workers", 1, *options, check=0)
-    return out
 
 
 def _train(folder, train_store, val_store, run_dir, *overrides):
@@ -61,10 +46,10 @@ def ev(tmp_path_factory):
     """2,000 training images, 600 held out as REAL, 500 others standing in for samples, and a
     feature network trained 60 steps on the training images."""
     d = tmp_path_factory.mktemp("evalnet")
-    train_store = _ingest(_idx_subset(d, "train", "train", 0, 2000), d / "train")
-    real = _ingest(_idx_subset(d, "real", "t10k", 0, 600), d / "real")
-    fake = _ingest(_idx_subset(d, "fake", "t10k", 600, 500), d / "fake")
-    blurred = _ingest(_idx_subset(d, "fake", "t10k", 600, 500), d / "blurred", size=14)  # 14×14: another shape
+    train_store = ingest_store(fmnist_idx_subset(d, "train", "train", 0, 2000), d / "train")
+    real = ingest_store(fmnist_idx_subset(d, "real", "t10k", 0, 600), d / "real")
+    fake = ingest_store(fmnist_idx_subset(d, "fake", "t10k", 600, 500), d / "fake")
+    blurred = ingest_store(fmnist_idx_subset(d, "fake", "t10k", 600, 500), d / "blurred", size=14)  # 14×14: another shape
     ckpt = _train(d, train_store, real, d / "run")
     return SimpleNamespace(dir=d, train=train_store, real=real, fake=fake, small=blurred, ckpt=ckpt)
 
@@ -237,3 +222,21 @@ def test_rotation_task_for_unlabelled_corpora(ev, tmp):
     p, got, _ = _eval(SimpleNamespace(**{**vars(ev), "ckpt": ckpt}), "fd", tmp, "--no-floor")
     assert np.isfinite(got["rows"][0]["value"])
     refused(run("eval", "cas", ev.real, ev.fake, "--net", ckpt), "rotation")
+
+
+def test_unlabelled_stores_and_conflicting_flags(ev, tmp):
+    """An unlabelled store (a flat JPEG folder) cannot train task = labels, be scored by cas or
+    be probed; the flags that contradict each other or are not counts are refused."""
+    write_corpus(tmp / "flat", 40, size_range=(30, 60))
+    flat = ingest_store(tmp / "flat", tmp / "unlabelled")
+    cfg = tmp / "labels.ini"
+    cfg.write_text(TINY + f"store = {flat}\n")
+    refused(run("train", cfg, f"run_dir={tmp}/r", "batch_size=8"), "no labels", "task = rotation")
+    refused(run("eval", "cas", ev.real, flat, "--net", ev.ckpt, "--no-floor"), "unlabelled", "label -1")
+    refused(run("eval", "probe", flat, ev.real, "--net", ev.ckpt), "no label")
+    p = run("eval", "fd", ev.real, ev.fake, "--net", ev.ckpt, "--floor", ev.train, "--no-floor", check=2)
+    assert "--floor and --no-floor" in p.stderr
+    p = run("eval", "kid", ev.real, ev.fake, "--net", ev.ckpt, "--kid-size", "0", check=2)
+    assert "--kid-size: expected a positive integer, got '0'" in p.stderr
+    p = run("eval", "probe", ev.train, ev.real, "--net", ev.ckpt, "--seed", "-1", check=2)
+    assert "--seed: expected a non-negative integer" in p.stderr

@@ -14,8 +14,7 @@ from urllib.parse import unquote
 
 import pytest
 from PIL import Image
-from conftest import ASAN_TESSERA, run
-from test_tokenize import _idx_subset, _ingest
+from conftest import ASAN_TESSERA, fmnist_idx_subset, ingest_store, run
 from test_train import train
 
 TINY_VQ = """model = vqvae
@@ -52,8 +51,8 @@ PRDC = {"metric": "prdc", "real": "demo-out/fmnist-test.lmdb", "fake": "runs/x/s
 def trained(tmp_path_factory):
     """A 10-step VQ-VAE on 128 Fashion-MNIST images, validated on 32 at steps 5 and 10."""
     d = tmp_path_factory.mktemp("report")
-    train_store = _ingest(_idx_subset(d, "train", "train", 0, 128), d / "train")
-    held = _ingest(_idx_subset(d, "held", "t10k", 0, 32), d / "held")
+    train_store = ingest_store(fmnist_idx_subset(d, "train", "train", 0, 128), d / "train")
+    held = ingest_store(fmnist_idx_subset(d, "held", "t10k", 0, 32), d / "held")
     cfg = d / "vq.ini"
     cfg.write_text(TINY_VQ + f"store = {train_store}\nval_store = {held}\n")
     train(cfg, f"run_dir={d}/run")

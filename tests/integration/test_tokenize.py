@@ -5,7 +5,6 @@ worker, and every refusal of bad input: one line, exit 1, nothing half-written.
 
 One tiny tokenizer (8-channel convolutions, K = 32 codes of dimension 8, 10 steps on 512
 Fashion-MNIST images) is trained once per session and shared."""
-import gzip
 import json
 import os
 import shutil
@@ -21,12 +20,11 @@ import lmdb
 import numpy as np
 import pytest
 from PIL import Image
-from conftest import ASAN_TESSERA, ROOT, TESSERA, Store, run, write_corpus
+from conftest import ASAN_TESSERA, FMNIST, ROOT, TESSERA, Store, fmnist_idx_subset, ingest_store, run, write_corpus
 from test_pool import _children, _free_port, _kill_once_busy, _popen
 from test_resume import _committed
 from test_train import train
 
-FMNIST = "/usr/share/datasets/fashion-mnist"
 K = 32
 TINY = f"""model = vqvae
 downsample = 4
@@ -49,19 +47,6 @@ STEP_FIELDS = {"step", "epoch", "loss", "lr", "grad_norm", "examples_per_s", "re
 VAL_FIELDS = {"val_psnr", "val_ssim", "val_codebook_usage", "val_perplexity"}
 
 
-def _idx_subset(folder, name, split, start, n):
-    """Images start..start+n of a Fashion-MNIST split as an IDX pair ingest reads (labels beside)."""
-    images = gzip.open(f"{FMNIST}/{split}-images-idx3-ubyte.gz").read()
-    labels = gzip.open(f"{FMNIST}/{split}-labels-idx1-ubyte.gz").read()
-    (folder / f"{name}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 0x803, n, 28, 28) +
-                                                       images[16 + start * 784:16 + (start + n) * 784])
-    (folder / f"{name}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 0x801, n) + labels[8 + start:8 + start + n])
-    return folder / f"{name}-images-idx3-ubyte"
-
-
-def _ingest(src, out, *options, size=28, channels=1):
-    run("ingest", src, "-o", out, "--size", size, "--channels", channels, "--workers", 1, *options, check=0)
-    return out
 
 
 def _config(folder, train_store, val_store=None):
@@ -74,8 +59,8 @@ def _config(folder, train_store, val_store=None):
 def fm(tmp_path_factory):
     """512 training and 64 held-out images, and the tokenizer trained on them (validated on all 64)."""
     d = tmp_path_factory.mktemp("tokenize")
-    train_store = _ingest(_idx_subset(d, "train", "train", 0, 512), d / "train")
-    held = _ingest(_idx_subset(d, "held", "t10k", 0, 64), d / "held")
+    train_store = ingest_store(fmnist_idx_subset(d, "train", "train", 0, 512), d / "train")
+    held = ingest_store(fmnist_idx_subset(d, "held", "t10k", 0, 64), d / "held")
     cfg = _config(d, train_store, held)
     train(cfg, f"run_dir={d}/vq")
     return SimpleNamespace(dir=d, idx=d / "held-images-idx3-ubyte", train=train_store, held=held, cfg=cfg,
@@ -86,7 +71,7 @@ def fm(tmp_path_factory):
 def big(fm, tmp_path_factory):
     """The 10,000 test images, and their tokens from an uninterrupted 2-worker run."""
     d = tmp_path_factory.mktemp("tokenize_big")
-    store = _ingest(f"{FMNIST}/t10k-images-idx3-ubyte.gz", d / "t10k")
+    store = ingest_store(f"{FMNIST}/t10k-images-idx3-ubyte.gz", d / "t10k")
     run("tokenize", "--tokenizer", fm.ckpt, store, "-o", d / "reference", "--workers", 2, check=0)
     return store, raw_records(d / "reference")
 
@@ -244,7 +229,7 @@ def test_tokenize_jpegs_in_one_pass_equals_ingest_then_tokenize(fm, tmp):
     """RGB photos of all sizes: decoded, cropped, resized and made grey as ingest does, then encoded."""
     write_corpus(tmp / "jpegs", 48, classes=["bag", "coat", "shirt"], size_range=(30, 120), seed=3)
     for name, options in (("default", []), ("stretched", ["--crop", "none", "--resize", "bilinear"])):
-        _ingest(tmp / "jpegs", tmp / f"pixels-{name}", *options)
+        ingest_store(tmp / "jpegs", tmp / f"pixels-{name}", *options)
         tokenize(fm.ckpt, tmp / f"pixels-{name}", "-o", tmp / f"via-store-{name}")
         tokenize(fm.ckpt, tmp / "jpegs", "-o", tmp / f"direct-{name}", "--workers", 2, *options)
         expected = raw_records(tmp / f"via-store-{name}")
@@ -382,8 +367,8 @@ def test_an_out_of_range_code_is_refused_before_anything_is_written(fm, tokens, 
 
 def test_vqvae_configs_and_stores_it_cannot_train_on(fm, tmp):
     """Each refused before training starts: one line naming the key or the store, exit 1."""
-    s30 = _ingest(fm.idx, tmp / "s30", size=30)
-    rgb = _ingest(fm.idx, tmp / "rgb", channels=3)
+    s30 = ingest_store(fm.idx, tmp / "s30", size=30)
+    rgb = ingest_store(fm.idx, tmp / "rgb", channels=3)
     cases = [
         (["downsample=3"], "downsample = 3: must be 2, 4 or 8"),
         (["channels=8,8"], "downsample = 4 needs 3 levels of channels, got 2"),
@@ -426,12 +411,12 @@ def test_corrupted_and_truncated_checkpoints(fm, tokens, tmp):
 
 
 def test_pixel_stores_of_the_wrong_shape(fm, tmp):
-    _ingest(fm.idx, tmp / "s30", size=30)
+    ingest_store(fm.idx, tmp / "s30", size=30)
     refused(tokenize(fm.ckpt, tmp / "s30", "-o", tmp / "out", check=None), "s30", fm.ckpt,
             "holds 30×30 images", "downsamples by 4, which does not divide them")
     refused(tokenize(fm.ckpt, fm.idx, "-o", tmp / "out", "--size", 30, check=None), "--size 30",
             "does not divide the image size 30×30")
-    _ingest(fm.idx, tmp / "rgb", channels=3)
+    ingest_store(fm.idx, tmp / "rgb", channels=3)
     refused(tokenize(fm.ckpt, tmp / "rgb", "-o", tmp / "out", check=None), "rgb", fm.ckpt,
             "holds 3-channel images", "takes 1 channel")
     refused(tokenize(fm.ckpt, fm.idx, "-o", tmp / "out", "--channels", 3, check=None), "--channels 3",
@@ -461,7 +446,7 @@ def test_tokenize_detokenize_and_refusals_under_address_sanitizer(fm, tokens, ot
     assert raw_records(tmp / "tokens") == raw_records(tokens)
     asan("detokenize", "--tokenizer", fm.ckpt, tmp / "tokens", "-o", tmp / "recon")
     (tmp / "short.bin").write_bytes(fm.ckpt.read_bytes()[:1000])
-    _ingest(fm.idx, tmp / "s30", size=30)
+    ingest_store(fm.idx, tmp / "s30", size=30)
     for args in (["tokenize", "--tokenizer", tmp / "short.bin", fm.held],
                  ["tokenize", "--tokenizer", tmp / "short.bin", fm.idx],
                  ["tokenize", "--tokenizer", fm.ckpt, fm.idx, "--size", 30],
