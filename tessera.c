@@ -15,6 +15,8 @@
 #include "tokenize/tokenize_cmd.h"
 #include "tokenize/vqvae_model.h"
 #include "eval/evalnet_model.h"
+#include "eval/sample_cmd.h"
+#include "train/ar.h"
 #include "train/model.h"
 #include "train/train_cmd.h"
 
@@ -31,7 +33,8 @@ static const struct {
     {"train", cmd_train, "train a model on a store (mpirun -np N for N ranks)"},
     {"tokenize", cmd_tokenize, "encode a pixel store or JPEG sources into a token store (worker pool)"},
     {"detokenize", cmd_detokenize, "decode a token store back to a pixel store (worker pool)"},
-    {"eval", cmd_eval, "score pixel stores (recon: PSNR and SSIM record by record)"},
+    {"sample", cmd_sample, "draw images from a generative checkpoint into a pixel store (mpirun -np N)"},
+    {"eval", cmd_eval, "score pixel stores: fd, kid, is, prdc, cas, recon, probe; report a run"},
 };
 
 static void usage(FILE *f) {
@@ -47,6 +50,7 @@ int main(int argc, char **argv) {
     pool_register_job(&TOKENIZE_JOB);
     pool_register_job(&DETOKENIZE_JOB);
     /* The model families `tessera train` knows. */
+    train_register_model(&AR_MODEL);
     train_register_model(&IGPT_MODEL);
     train_register_model(&VQVAE_MODEL);
     train_register_model(&EVALNET_MODEL);

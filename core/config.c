@@ -161,12 +161,7 @@ static int set_pair(void *ctx, const char *key, const char *value, const char *o
         if (l->seen_in_file[i]) return err_set(err, "%s: %s is given twice", origin, key);
         l->seen_in_file[i] = 1;
     }
-    if (check_value(c->keys[i], value, origin, err) != 0) return -1;
-    free(c->values[i]);
-    free(c->origins[i]);
-    c->values[i] = xstrdup(value);
-    c->origins[i] = xstrdup(origin);
-    return 0;
+    return config_set(c, key, value, origin, err);
 }
 
 static int load(Config *c, const ConfigKey *const *schemas, const char *path, const char *text, char **overrides,
@@ -193,6 +188,17 @@ static int load(Config *c, const ConfigKey *const *schemas, const char *path, co
         if (!c->values[i]) rc = err_set(err, "%s: %s is required and not given", path ? path : "config", c->keys[i]->key);
     if (rc != 0) config_free(c);
     return rc;
+}
+
+int config_set(Config *c, const char *key, const char *value, const char *origin, Err *err) {
+    int i = find_key(c, key);
+    if (i < 0) return err_set(err, "%s: unknown key '%s'", origin, key);
+    if (check_value(c->keys[i], value, origin, err) != 0) return -1;
+    free(c->values[i]);
+    free(c->origins[i]);
+    c->values[i] = xstrdup(value);
+    c->origins[i] = xstrdup(origin);
+    return 0;
 }
 
 int config_load(Config *c, const ConfigKey *const *schemas, const char *path, char **overrides, int n_overrides,

@@ -48,6 +48,10 @@ long config_int(const Config *c, const char *key);
 double config_float(const Config *c, const char *key);
 const char *config_str(const Config *c, const char *key);
 int config_bool(const Config *c, const char *key);
+/* Sets a key of the schema to a value someone other than the user resolved (a model
+ * filling a default from its store); origin says who. -1 and a message for an unknown
+ * key or a bad value. */
+int config_set(Config *c, const char *key, const char *value, const char *origin, Err *err);
 /* A comma-separated list of integers ("32,64,48"): stores them in out and returns how many,
  * or -1 with "KEY = VALUE: expected ..." in err when an entry is not an integer in
  * [lo, hi] or there are more than cap of them. */

@@ -199,4 +199,4 @@ static int evalnet_create_model(Model *m, const Config *c, const Meta *meta, Err
     return 0;
 }
 
-const ModelKind EVALNET_MODEL = {"evalnet", EVALNET_KEYS, "pixels", evalnet_memory, evalnet_create_model};
+const ModelKind EVALNET_MODEL = {"evalnet", EVALNET_KEYS, "pixels", evalnet_memory, evalnet_create_model, NULL};

@@ -338,4 +338,4 @@ static int vq_create_model(Model *m, const Config *c, const Meta *meta, Err *err
     return 0;
 }
 
-const ModelKind VQVAE_MODEL = {"vqvae", VQVAE_KEYS, "pixels", vq_memory_bytes, vq_create_model};
+const ModelKind VQVAE_MODEL = {"vqvae", VQVAE_KEYS, "pixels", vq_memory_bytes, vq_create_model, NULL};

@@ -16,8 +16,13 @@
 #      until the config changes. OUT/evalnet-<cksum>/{ckpt_*.bin,predictions.png}.
 #   7. Evaluation of what exists: the tokenizer's test reconstructions (detokenized) against
 #      the test split — PSNR/SSIM, FD, precision/recall, CAS, each with its floor — and a
-#      linear probe of its encoder features; then `tessera eval report` writes report.md for
-#      the tokenizer's and the feature network's runs.
+#      linear probe of its encoder features.
+#   8. `tessera train` trains the RAR generator ([generator]: configs/fmnist-rar.ini on a short
+#      schedule) on the train tokens; `tessera sample` draws [generator] samples images with
+#      classifier-free guidance (all ranks), decoded by the tokenizer, and a grid; they are
+#      scored against the test split (FD, precision/recall, CAS, with floors).
+#   9. `tessera eval report` writes report.md for the tokenizer's, the feature network's and
+#      the generator's runs.
 # Re-running is cheap: the JPEG tree is kept, ingest and tokenize resume, and training
 # resumes from its last checkpoint (finds the schedule done).
 set -euo pipefail
@@ -79,8 +84,29 @@ for metric in fd prdc cas; do
 done
 $T eval probe "$OUT/fmnist-train.lmdb" "$OUT/fmnist-test.lmdb" --net "$CKPT" --n-train 20000 \
   --json "$VQ_RUN/eval/3-probe.json"
+
+AR_CONFIG=$(ini config generator) AR_RUN=$(ini run_dir generator) AR_STEPS=$(ini steps generator)
+AR_SAMPLES=$(ini samples generator) AR_CFG=$(ini cfg generator)
+echo "== training the RAR generator ($AR_CONFIG, $AR_STEPS steps, $RANKS ranks)"
+OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 \
+  mpirun -np "$RANKS" --oversubscribe --bind-to none $T train "$AR_CONFIG" steps="$AR_STEPS" run_dir="$AR_RUN" \
+  store="$OUT/fmnist-train.tokens" anneal_unit="$(ini anneal_unit generator)" \
+  anneal_start="$(ini anneal_start generator)" anneal_end="$(ini anneal_end generator)" ckpt_every=200 log_every=25
+AR_CKPT=$(ls "$AR_RUN"/ckpt_*.bin | tail -1)
+echo "== sampling $AR_SAMPLES images from $AR_CKPT (guidance $AR_CFG)"
+rm -rf "$OUT/rar-samples.lmdb"
+OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 \
+  mpirun -np "$RANKS" --oversubscribe --bind-to none $T sample --ckpt "$AR_CKPT" --n "$AR_SAMPLES" \
+  -o "$OUT/rar-samples.lmdb" --cfg "$AR_CFG" --grid "$AR_RUN/samples-cfg$AR_CFG.png"
+mkdir -p "$AR_RUN/eval"
+for metric in fd prdc cas; do
+  $T eval $metric "$OUT/fmnist-test.lmdb" "$OUT/rar-samples.lmdb" --net "$EVALNET" \
+    --floor "$OUT/fmnist-train.lmdb" --json "$AR_RUN/eval/1-$metric.json"
+done
+
 $T eval report "$VQ_RUN"
 $T eval report "$EV_RUN"
+$T eval report "$AR_RUN"
 
 echo
 $T info "$OUT/fmnist-test.tokens"
@@ -90,4 +116,5 @@ echo "demo done: $OUT/fmnist-train.lmdb ($($T info "$OUT/fmnist-train.lmdb" | aw
 echo "  tokenizer $CKPT (last validation: $(tail -1 "$VQ_RUN/metrics.jsonl" | /usr/bin/python3 -c 'import json,sys; m=json.load(sys.stdin); print("PSNR %.2f dB, SSIM %.3f, %.0f%% of codes used" % (m["val_psnr"], m["val_ssim"], 100*m["val_codebook_usage"]))')), $VQ_RUN/reconstructions.png;"
 echo "  token stores $OUT/fmnist-train.tokens, $OUT/fmnist-test.tokens"
 echo "  feature network $EVALNET (test accuracy $(tail -1 "$EV_RUN/metrics.jsonl" | /usr/bin/python3 -c 'import json,sys; print("%.2f%%" % (100*json.load(sys.stdin)["val_accuracy"]))'))"
-echo "  reports: $VQ_RUN/report.md, $EV_RUN/report.md"
+echo "  generator $AR_CKPT: $AR_SAMPLES samples in $OUT/rar-samples.lmdb, grid $AR_RUN/samples-cfg$AR_CFG.png"
+echo "  reports: $VQ_RUN/report.md, $EV_RUN/report.md, $AR_RUN/report.md"

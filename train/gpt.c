@@ -1,5 +1,6 @@
 /* gpt: forward and backward of the transformer stack (see gpt.h). */
 #include "gpt.h"
+#include "gpt_layout.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -18,15 +19,8 @@
 
 /* ------------------------------------------------------------------ parameters */
 
-/* Per block, in this order (the PyTorch reference, tests/ref/ref_gpt.py, uses the same). */
-enum { P_LN1W, P_LN1B, P_QKVW, P_QKVB, P_PROJW, P_PROJB, P_LN2W, P_LN2B, P_FCW, P_FCB, P_FCPW, P_FCPB, P_PER_BLOCK };
 static const char *const BLOCK_NAMES[P_PER_BLOCK] = {"ln1w", "ln1b", "qkvw", "qkvb", "projw", "projb",
                                                      "ln2w", "ln2b", "fcw",  "fcb",  "fcpw",  "fcpb"};
-/* Before the blocks: wte, wpe; after: lnfw, lnfb, lmw. */
-enum { P_WTE, P_WPE, P_HEAD = 2 };
-
-static size_t block_param(size_t layer, int which) { return P_HEAD + layer * P_PER_BLOCK + (size_t)which; }
-static size_t tail_param(const GptConfig *c, int which) { return P_HEAD + c->layers * P_PER_BLOCK + (size_t)which; }
 
 static char *name_of(const char *base, long layer) {
     char buf[64];
@@ -38,15 +32,16 @@ static char *name_of(const char *base, long layer) {
 void gpt_create(Gpt *g, const GptConfig *cfg) {
     memset(g, 0, sizeof *g);
     g->cfg = *cfg;
-    size_t C = cfg->width, L = cfg->layers, n = P_HEAD + L * P_PER_BLOCK + 3;
+    size_t C = cfg->width, L = cfg->layers, n = head_params(cfg) + L * P_PER_BLOCK + 3;
     g->specs = xcalloc(n, sizeof *g->specs);
     g->specs[P_WTE] = (ParamSpec){name_of("wte", -1), cfg->vocab_in * C, PARAM_NO_DECAY};
-    g->specs[P_WPE] = (ParamSpec){name_of("wpe", -1), cfg->max_seq * C, PARAM_NO_DECAY};
+    g->specs[P_WPE] = (ParamSpec){name_of("wpe", -1), position_rows(cfg) * C, PARAM_NO_DECAY};
+    if (cfg->target_aware) g->specs[P_WTA] = (ParamSpec){name_of("wta", -1), position_rows(cfg) * C, PARAM_NO_DECAY};
     const size_t block_sizes[P_PER_BLOCK] = {C, C, 3 * C * C, 3 * C, C * C, C, C, C, 4 * C * C, 4 * C, 4 * C * C, C};
     for (size_t l = 0; l < L; l++) {
         for (int p = 0; p < P_PER_BLOCK; p++) {
             int is_matrix = p == P_QKVW || p == P_PROJW || p == P_FCW || p == P_FCPW;
-            g->specs[block_param(l, p)] =
+            g->specs[block_param(cfg, l, p)] =
                 (ParamSpec){name_of(BLOCK_NAMES[p], (long)l), block_sizes[p], is_matrix ? 0 : PARAM_NO_DECAY};
         }
     }
@@ -69,8 +64,6 @@ void gpt_free(Gpt *g) {
     free(g->scratch);
     memset(g, 0, sizeof *g);
 }
-
-static scalar *param(Gpt *g, scalar *base, size_t index) { return base + g->table.offsets[index]; }
 
 void gpt_init_weights(Gpt *g, uint64_t seed) {
     Rng r;
@@ -148,13 +141,36 @@ static void ensure_acts(Gpt *g, size_t B, size_t T) {
 
 scalar gpt_forward(Gpt *g, const int32_t *inputs, const int32_t *targets, const uint8_t *mask, int mask_per_sample,
                    size_t B, size_t T) {
+    GptBatch b = {.inputs = inputs, .targets = targets, .mask = mask, .mask_per_sample = mask_per_sample, .B = B, .T = T};
+    return gpt_forward_batch(g, &b);
+}
+
+/* Adds table rows (rows[b*T + t], or t without rows) to x (B,T,C); with d set, the
+ * reverse: adds x's rows into the table (the gradient of the lookup). */
+static void position_rows_add(scalar *x, scalar *table, const int32_t *rows, size_t B, size_t T, size_t C, int d) {
+    for (size_t bt = 0; bt < B * T; bt++) {
+        scalar *row = table + (rows ? (size_t)rows[bt] : bt % T) * C, *xr = x + bt * C;
+        if (d)
+            for (size_t i = 0; i < C; i++) row[i] += xr[i];
+        else
+            for (size_t i = 0; i < C; i++) xr[i] += row[i];
+    }
+}
+
+scalar gpt_forward_batch(Gpt *g, const GptBatch *in) {
     const GptConfig *c = &g->cfg;
+    const int32_t *inputs = in->inputs, *targets = in->targets;
+    const uint8_t *mask = in->mask;
+    int mask_per_sample = in->mask_per_sample;
+    size_t B = in->B, T = in->T;
     if (T > c->max_seq) {
         fprintf(stderr, "tessera: internal error: sequence of %zu tokens, the model holds %zu\n", T, c->max_seq);
         abort();
     }
     ensure_acts(g, B, T);
     g->inputs = inputs;
+    g->positions = in->positions;
+    g->target_positions = in->target_positions;
     g->targets = targets;
     g->mask = mask;
     g->mask_per_sample = mask_per_sample;
@@ -162,15 +178,13 @@ scalar gpt_forward(Gpt *g, const int32_t *inputs, const int32_t *targets, const 
     scalar *P = g->params, *A = g->acts;
 
     scalar *x = global_act(g, A, A_ENC);
-    embedding_forward(x, inputs, param(g, P, P_WTE), BT, c->vocab_in, C);
-    const scalar *wpe = param(g, P, P_WPE);
-    for (size_t b = 0; b < B; b++)
-        for (size_t t = 0; t < T; t++)
-            for (size_t i = 0; i < C; i++) x[(b * T + t) * C + i] += wpe[t * C + i];
+    embedding_forward(x, inputs, gpt_param_at(g, P, P_WTE), BT, c->vocab_in, C);
+    position_rows_add(x, gpt_param_at(g, P, P_WPE), in->positions, B, T, C, 0);
+    if (c->target_aware) position_rows_add(x, gpt_param_at(g, P, P_WTA), in->target_positions, B, T, C, 0);
 
     for (size_t l = 0; l < c->layers; l++) {
         scalar *w[P_PER_BLOCK];
-        for (int p = 0; p < P_PER_BLOCK; p++) w[p] = param(g, P, block_param(l, p));
+        for (int p = 0; p < P_PER_BLOCK; p++) w[p] = gpt_param_at(g, P, block_param(c, l, p));
         scalar *ln1 = act(g, A, l, A_LN1), *qkv = act(g, A, l, A_QKV), *atty = act(g, A, l, A_ATTY);
         scalar *proj = act(g, A, l, A_PROJ), *res1 = act(g, A, l, A_RES1), *ln2 = act(g, A, l, A_LN2);
         scalar *fch = act(g, A, l, A_FCH), *fcg = act(g, A, l, A_FCG), *fcp = act(g, A, l, A_FCP);
@@ -193,9 +207,9 @@ scalar gpt_forward(Gpt *g, const int32_t *inputs, const int32_t *targets, const 
         x = res2;
     }
     scalar *lnf = global_act(g, A, A_LNF), *logits = global_act(g, A, A_LOGITS);
-    layernorm_forward(lnf, global_act(g, A, A_LNFM), global_act(g, A, A_LNFR), x, param(g, P, tail_param(c, 0)),
-                      param(g, P, tail_param(c, 1)), BT, C);
-    linear_forward(logits, lnf, param(g, P, tail_param(c, 2)), NULL, BT, C, c->vocab_out);
+    layernorm_forward(lnf, global_act(g, A, A_LNFM), global_act(g, A, A_LNFR), x, gpt_param_at(g, P, tail_param(c, 0)),
+                      gpt_param_at(g, P, tail_param(c, 1)), BT, C);
+    linear_forward(logits, lnf, gpt_param_at(g, P, tail_param(c, 2)), NULL, BT, C, c->vocab_out);
     g->loss = 0;
     if (targets)
         g->loss = crossentropy_forward(NULL, global_act(g, A, A_CEMAX), global_act(g, A, A_CESUM), logits, targets, NULL,
@@ -248,18 +262,18 @@ void gpt_backward(Gpt *g) {
     crossentropy_backward(dlogits, 1, logits, global_act(g, A, A_CEMAX), global_act(g, A, A_CESUM), g->targets, NULL,
                           -1, BT, c->vocab_out);
     scalar *lnf = global_act(g, A, A_LNF), *dlnf = zeroed_global(g, A_LNF);
-    linear_backward(dlnf, param(g, G, tail_param(c, 2)), NULL, dlogits, lnf, param(g, P, tail_param(c, 2)), BT, C,
+    linear_backward(dlnf, gpt_param_at(g, G, tail_param(c, 2)), NULL, dlogits, lnf, gpt_param_at(g, P, tail_param(c, 2)), BT, C,
                     c->vocab_out);
     size_t L = c->layers;
     scalar *x = L ? act(g, A, L - 1, A_RES2) : global_act(g, A, A_ENC);
-    layernorm_backward(dx, param(g, G, tail_param(c, 0)), param(g, G, tail_param(c, 1)), dlnf, x,
-                       param(g, P, tail_param(c, 0)), global_act(g, A, A_LNFM), global_act(g, A, A_LNFR), BT, C);
+    layernorm_backward(dx, gpt_param_at(g, G, tail_param(c, 0)), gpt_param_at(g, G, tail_param(c, 1)), dlnf, x,
+                       gpt_param_at(g, P, tail_param(c, 0)), global_act(g, A, A_LNFM), global_act(g, A, A_LNFR), BT, C);
 
     for (size_t l = L; l-- > 0;) {
         scalar *w[P_PER_BLOCK], *dw[P_PER_BLOCK];
         for (int p = 0; p < P_PER_BLOCK; p++) {
-            w[p] = param(g, P, block_param(l, p));
-            dw[p] = param(g, G, block_param(l, p));
+            w[p] = gpt_param_at(g, P, block_param(c, l, p));
+            dw[p] = gpt_param_at(g, G, block_param(c, l, p));
         }
         scalar *x_in = l ? act(g, A, l - 1, A_RES2) : global_act(g, A, A_ENC);
         scalar *res1 = act(g, A, l, A_RES1), *fch = act(g, A, l, A_FCH), *fcg = act(g, A, l, A_FCG);
@@ -292,9 +306,7 @@ void gpt_backward(Gpt *g) {
                            act(g, A, l, A_LN1R), BT, C);
         /* dx = d(x_in): d(res2) of block l - 1, or of the embeddings */
     }
-    embedding_backward(param(g, G, P_WTE), dx, g->inputs, BT, c->vocab_in, C);
-    scalar *dwpe = param(g, G, P_WPE);
-    for (size_t b = 0; b < B; b++)
-        for (size_t t = 0; t < T; t++)
-            for (size_t i = 0; i < C; i++) dwpe[t * C + i] += dx[(b * T + t) * C + i];
+    embedding_backward(gpt_param_at(g, G, P_WTE), dx, g->inputs, BT, c->vocab_in, C);
+    position_rows_add(dx, gpt_param_at(g, G, P_WPE), g->positions, B, T, C, 1);
+    if (c->target_aware) position_rows_add(dx, gpt_param_at(g, G, P_WTA), g->target_positions, B, T, C, 1);
 }

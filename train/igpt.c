@@ -211,4 +211,4 @@ static int igpt_create(Model *m, const Config *c, const Meta *meta, Err *err) {
     return 0;
 }
 
-const ModelKind IGPT_MODEL = {"igpt", IGPT_KEYS, "pixels", igpt_memory_bytes, igpt_create};
+const ModelKind IGPT_MODEL = {"igpt", IGPT_KEYS, "pixels", igpt_memory_bytes, igpt_create, NULL};

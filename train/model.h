@@ -46,6 +46,10 @@ struct Model {
     size_t tokens_per_example;   /* for tokens/s (0 when it does not apply) */
     void *state;
     ModelComm comm; /* set by the trainer before the first step */
+    uint64_t updates_done; /* optimizer steps before the coming `step` (set by the trainer) */
+    /* Optional: refuses a record it cannot train on (a code out of range, say). The trainer
+     * checks every record of the store with it before the first step. */
+    int (*check_example)(const Model *m, const RecordView *example, Err *err);
     /* Zeroes the gradients, then forward + backward over n examples; returns the mean loss.
      * Parts of the loss go in step_measures (averaged over ranks and logged). */
     float (*step)(Model *m, const RecordView *examples, size_t n);
@@ -72,6 +76,9 @@ typedef struct {
     size_t (*memory_bytes)(const Config *c, const Meta *store_meta, size_t per_rank_batch);
     /* Builds the model for this config and store (activations are sized on the first step). */
     int (*create)(Model *m, const Config *c, const Meta *store_meta, Err *err);
+    /* Optional, before memory_bytes and create: fills keys whose default comes from the
+     * store (its tokenizer, say), or refuses a config that does not fit the store. */
+    int (*resolve)(Config *c, const Meta *store_meta, Err *err);
 } ModelKind;
 
 extern const ModelKind IGPT_MODEL;

@@ -34,7 +34,7 @@
 #include "model.h"
 
 const ConfigKey TRAIN_SHARED_KEYS[] = {
-    {"model", CFG_STRING, NULL, 0, -1, NULL, "the model family (igpt, vqvae)"},
+    {"model", CFG_STRING, NULL, 0, -1, NULL, "the model family (ar, igpt, vqvae, evalnet)"},
     {"store", CFG_STRING, NULL, 0, -1, NULL, "the store to train on"},
     {"run_dir", CFG_STRING, NULL, 0, -1, NULL, "where config, metrics, checkpoints and samples go"},
     {"batch_size", CFG_INT, "32", 1, 1e6, NULL, "examples per step over all ranks"},
@@ -127,6 +127,22 @@ static int load_batch(const uint64_t *indices, size_t n, RecordView *views, Stor
     return 0;
 }
 
+/* Every rank reads the whole store, so every rank refuses the same record. */
+static int check_every_record(Run *r, Err *err) {
+    StoreRead sr;
+    if (store_read_begin(&r->store, &sr, err) != 0) return -1;
+    uint64_t n = store_record_count(&r->store);
+    int rc = 0;
+    for (uint64_t i = 0; rc == 0 && i < n; i++) {
+        RecordView v;
+        rc = store_read_record(&sr, i, &v, err);
+        if (rc == 0) rc = r->model.check_example(&r->model, &v, err);
+        if (rc != 0) err_prefix(err, "%s: record %llu", config_str(&r->cfg, "store"), (unsigned long long)i);
+    }
+    store_read_end(&sr);
+    return rc;
+}
+
 static int save_checkpoint(Run *r, Err *err) {
     CheckpointInfo info = {.step = r->step, .epoch = r->order.epoch, .next_batch = r->order.next_batch,
                            .n_params = r->model.table->total, .n_dims = r->model.n_dims};
@@ -192,6 +208,7 @@ static int train_loop(Run *r, Err *err) {
         StoreRead sr;
         if ((rc = store_read_begin(&r->store, &sr, err)) != 0) break;
         rc = load_batch(indices, per_rank, views, &sr, err);
+        r->model.updates_done = r->step;
         float loss = rc == 0 ? r->model.step(&r->model, views, per_rank) : 0;
         store_read_end(&sr);
         if (rc != 0) break;
@@ -291,6 +308,10 @@ static int run(Run *r, int argc, char **argv) {
         meta_free(&meta);
         return rc;
     }
+    if (r->kind->resolve && r->kind->resolve(&r->cfg, &meta, &err) != 0) {
+        meta_free(&meta);
+        return fail(r, "%s", err.msg);
+    }
     uint64_t records = store_record_count(&r->store), batch = (uint64_t)config_int(&r->cfg, "batch_size");
     if (batch_order_init(&r->order, records, batch, r->dist.size, r->dist.rank, (uint64_t)config_int(&r->cfg, "seed"),
                          &err) != 0) {
@@ -311,6 +332,7 @@ static int run(Run *r, int argc, char **argv) {
     meta_free(&meta);
     if (created != 0) return fail(r, "%s", err.msg);
     r->model.comm = (ModelComm){r->dist.rank, r->dist.size, dist_allreduce_sum, dist_allreduce_sum_double};
+    if (r->model.check_example && check_every_record(r, &err) != 0) return fail(r, "%s", err.msg);
     size_t n = r->model.table->total;
 
     const char *run_dir = config_str(&r->cfg, "run_dir");
