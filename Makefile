@@ -17,9 +17,10 @@ ASAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 
 LIB_SRC := $(wildcard core/*.c store/*.c ingest/*.c nn/*.c tokenize/*.c train/*.c eval/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=build/%.o)
-# nn/ again in double precision, for the finite-difference tests (tests/unit/fd_*.c).
-NN_SRC  := $(wildcard nn/*.c)
-F64_OBJ := $(NN_SRC:%.c=build-f64/%.o) $(filter-out $(NN_SRC:%.c=build/%.o),$(LIB_OBJ))
+# nn/ and the GPT stack again in double precision, for the finite-difference tests
+# (tests/unit/fd_*.c); the rest of the library links in as built.
+F64_SRC  := $(wildcard nn/*.c) train/gpt.c
+F64_OBJ := $(F64_SRC:%.c=build-f64/%.o) $(filter-out $(F64_SRC:%.c=build/%.o),$(LIB_OBJ))
 FD_SRC  := $(wildcard tests/unit/fd_*.c)
 FD_BIN  := $(FD_SRC:tests/unit/%.c=build/tests/%)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -35,7 +36,7 @@ FUZZ_LIB_fuzz_checkpoint := core/err.c core/buf.c core/xalloc.c core/fs.c core/c
             train/checkpoint.c tokenize/vqvae.c nn/convnet.c nn/conv2d.c nn/conv_transpose2d.c \
             nn/groupnorm.c nn/silu.c nn/params.c nn/quantizer.c nn/pool.c
 
-.PHONY: all deps test demo bench bench-train bench-tokenize fuzz clean asan
+.PHONY: all deps test demo bench bench-train bench-tokenize bench-ar fuzz clean asan
 # Objects reached through pattern chains are not temporary: keep them between builds.
 .SECONDARY:
 all: build/tessera
@@ -54,7 +55,7 @@ build/tests/test_%: tests/unit/test_%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wno-unused-parameter $< $(LIB_OBJ) -o $@ $(LDLIBS) -lcmocka
 
-build-f64/nn/%.o: nn/%.c
+build-f64/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DNN_DOUBLE -c $< -o $@
 
@@ -81,6 +82,11 @@ MPI_TEST_BIN := $(patsubst tests/mpi/%.c,build/tests/mpi/%,$(wildcard tests/mpi/
 build/tests/mpi/%: tests/mpi/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(LIB_OBJ) -o $@ $(LDLIBS)
+
+# Benchmark programs that link the whole library (bench/run_ar_bench.sh).
+build/bench/ar_bench: bench/ar_bench.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I. $< $(LIB_OBJ) -o $@ $(LDLIBS)
 
 # libFuzzer targets (clang): every parser of untrusted bytes.
 build-fuzz/fuzz_checkpoint: tests/fuzz/fuzz_checkpoint.c $(FUZZ_LIB_fuzz_checkpoint)
@@ -119,8 +125,15 @@ bench-tokenize: deps
 	@$(MAKE) --no-print-directory all
 	@bash bench/run_tokenize_bench.sh $(TOKENIZER)
 
+# The AR model (issue 6): training vs PyTorch, sampling with and without the KV cache
+# (about 10 minutes; AR_BENCH_QUICK=1 is a smoke run of about a minute).
+bench-ar: deps
+	@$(MAKE) --no-print-directory all build/bench/ar_bench
+	@bash bench/run_ar_bench.sh
+
 clean:
 	rm -rf build build-asan build-fuzz build-f64
 
--include $(LIB_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(NN_SRC:%.c=build-f64/%.d) build/tessera.d
+-include $(LIB_OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(F64_SRC:%.c=build-f64/%.d) build/tessera.d
 -include $(wildcard build/tests/*.d build-asan/tests/*.d build/tests/mpi/*.d)
+-include $(wildcard build/bench/*.d)

@@ -42,7 +42,7 @@ int ar_shape_from_dims(ArShape *s, const uint64_t *d, uint32_t n_dims, Err *err)
     if (n_dims != AR_N_DIMS) return err_set(err, "has %u dimensions, an AR model has %d", n_dims, AR_N_DIMS);
     *s = (ArShape){.K = d[0], .classes = d[1], .grid_h = d[2], .grid_w = d[3], .layers = d[4], .heads = d[5],
                    .width = d[6], .qk_norm = d[7] != 0, .target_aware = d[8] != 0, .tokenizer_checksum = (uint32_t)d[9]};
-    if (!s->K || s->K > 65536 || s->classes > 65536 || !s->grid_h || !s->grid_w || s->grid_h * s->grid_w > 65536 ||
+    if (!s->K || s->K > 65536 || s->classes > 65536 || !s->grid_h || !s->grid_w || s->grid_w > 65536 / s->grid_h ||
         !s->layers || s->layers > 48 || !s->heads || !s->width || s->width % s->heads || s->width > 4096)
         return err_set(err, "has dimensions no AR config gives");
     return 0;
