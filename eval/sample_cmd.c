@@ -24,7 +24,6 @@
 #include "../core/xalloc.h"
 #include "../store/store.h"
 #include "../store/writer.h"
-#include "../tokenize/tokenizer.h"
 #include "../train/ar.h"
 #include "../train/ar_sample.h"
 #include "../train/dist.h"
@@ -145,17 +144,6 @@ static int plan_classes(const SampleArgs *a, const ArShape *s, int32_t *classes,
     if (a->so.top_k > s->K) return err_set(err, "--top-k %zu: the model has %zu codes", a->so.top_k, s->K);
     for (size_t i = 0; i < a->n; i++)
         classes[i] = !s->classes ? -1 : k >= 0 ? (int32_t)k : (int32_t)(i % s->classes);
-    return 0;
-}
-
-/* The tokenizer the checkpoint names, as it was when the model trained. */
-static int open_tokenizer(Tokenizer *tok, const ArModel *m, Err *err) {
-    if (tokenizer_open(tok, m->tokenizer_path, 0, 0, err) != 0)
-        return err_prefix(err, "%s names tokenizer %s, which cannot be used", m->path, m->tokenizer_path);
-    if (tok->checksum != m->shape.tokenizer_checksum || (size_t)tok->K != m->shape.K ||
-        (size_t)tok->grid_h != m->shape.grid_h || (size_t)tok->grid_w != m->shape.grid_w)
-        return err_set(err, "%s: tokenizer %s has changed since the model trained on its codes (CRC-32 %08x, was %08x)",
-                       m->path, m->tokenizer_path, tok->checksum, m->shape.tokenizer_checksum);
     return 0;
 }
 
@@ -307,7 +295,8 @@ static int run(const SampleArgs *a, const Dist *d, Err *err) {
     char *partial = xmalloc(need);
     snprintf(partial, need, "%s.partial", a->out);
     int rc = plan_classes(a, &m.shape, classes, err);
-    if (rc == 0) rc = open_tokenizer(&tok, &m, err);
+    if (rc == 0 && ar_open_tokenizer(&tok, m.tokenizer_path, &m.shape, err) != 0)
+        rc = err_prefix(err, "%s: its tokenizer", m.path);
     if (rc == 0 && fs_exists(a->out))
         rc = err_set(err, "%s: exists; sample writes a new store (remove it or give another -o)", a->out);
     /* Rank 0 creates the (hidden) store before the work, so a place it cannot write is

@@ -10,7 +10,6 @@
 #include "../core/rng.h"
 #include "../core/xalloc.h"
 #include "../nn/attention.h"
-#include "../tokenize/tokenizer.h"
 
 ArSampleOptions ar_sample_defaults(void) {
     return (ArSampleOptions){.temperature = 1.0, .top_k = 0, .cfg = 1.0, .schedule = GUIDANCE_CONST, .cfg_power = 0,
@@ -119,15 +118,22 @@ void ar_sample_codes(Gpt *g, const ArShape *s, const int32_t *classes, size_t n,
     free(streams);
 }
 
+int ar_open_tokenizer(Tokenizer *tok, const char *path, const ArShape *s, Err *err) {
+    if (tokenizer_open(tok, path, 0, 0, err) != 0) return -1;
+    if (tok->checksum != s->tokenizer_checksum || (size_t)tok->K != s->K || (size_t)tok->grid_h != s->grid_h ||
+        (size_t)tok->grid_w != s->grid_w) {
+        err_set(err, "tokenizer %s has changed since the model trained on its codes (CRC-32 %08x, was %08x)", path,
+                tok->checksum, s->tokenizer_checksum);
+        tokenizer_close(tok);
+        return -1;
+    }
+    return 0;
+}
+
 int ar_sample_grid(Gpt *g, const ArShape *s, const char *tokenizer_path, size_t per_class, const ArSampleOptions *o,
                    const char *png, Err *err) {
     Tokenizer tok;
-    if (tokenizer_open(&tok, tokenizer_path, 0, 0, err) != 0) return -1;
-    if (tok.checksum != s->tokenizer_checksum) {
-        tokenizer_close(&tok);
-        return err_set(err, "%s: is not the tokenizer the model was trained on (CRC-32 %08x, the model's %08x)",
-                       tokenizer_path, tok.checksum, s->tokenizer_checksum);
-    }
+    if (ar_open_tokenizer(&tok, tokenizer_path, s, err) != 0) return -1;
     size_t rows = s->classes ? s->classes : per_class, n = rows * per_class, N = ar_seq(s);
     size_t image = (size_t)tok.height * tok.width * tok.channels;
     int32_t *classes = xmalloc(n * sizeof *classes), *codes = xmalloc(n * N * sizeof *codes);

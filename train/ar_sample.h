@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "../core/err.h"
+#include "../tokenize/tokenizer.h"
 #include "ar.h"
 
 typedef enum { GUIDANCE_CONST, GUIDANCE_POWCOS } GuidanceSchedule;
@@ -47,6 +48,10 @@ int32_t ar_draw(const float *logits, size_t V, double temperature, size_t top_k,
  * for the null class (unconditional). */
 void ar_sample_codes(Gpt *g, const ArShape *s, const int32_t *classes, size_t n, uint64_t first,
                      const ArSampleOptions *o, int32_t *codes);
+
+/* Opens the tokenizer checkpoint at path, which must be the one that made the model's codes
+ * (its CRC-32 is in the model's shape), else says it has changed. */
+int ar_open_tokenizer(Tokenizer *tok, const char *path, const ArShape *s, Err *err);
 
 /* per_class samples of every class (or per_class² unconditional ones) decoded by the
  * tokenizer checkpoint at tokenizer_path, as a PNG grid with one row per class. */

@@ -189,7 +189,7 @@ def test_bad_sampling_requests_write_nothing(ar, fm, other, tmp):
     shutil.copy(other, tok_copy)
     refused(sample(copy_ckpt, out, "--n", 5, check=None), "has changed since the model trained")
     os.unlink(tok_copy)
-    refused(sample(copy_ckpt, out, "--n", 5, check=None), "names tokenizer", str(tok_copy))
+    refused(sample(copy_ckpt, out, "--n", 5, check=None), "its tokenizer", str(tok_copy), "cannot open")
     # -o that exists is refused; -o that cannot be created leaves nothing behind.
     (tmp / "exists").mkdir()
     refused(sample(ckpt, tmp / "exists", "--n", 5, check=None), "exists")
