@@ -21,7 +21,6 @@ then lnfw lnfb lmw; wpe and wta have N + 1 rows.
 Cases: ar_target_aware (the RAR model), ar_target_aware_qknorm (with QK-norm) and
 ar_plain (no wta: raster AR's model, fed permuted sequences all the same).
 """
-import math
 import os
 import sys
 
@@ -29,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ref_gpt  # noqa: E402  (the same blocks)
 import tensorfile  # noqa: E402
 
 torch.set_num_threads(1)
@@ -36,31 +36,19 @@ K, CLASSES, GRID_H, GRID_W = 11, 3, 3, 3
 N = GRID_H * GRID_W
 LAYERS, HEADS, WIDTH = 2, 4, 16
 B = 4
-BLOCK = ["ln1w", "ln1b", "qkvw", "qkvb", "projw", "projb", "ln2w", "ln2b", "fcw", "fcb", "fcpw", "fcpb"]
+GPT = dict(vocab_in=K + CLASSES + 1, vocab_out=K, max_seq=N + 1, layers=LAYERS, heads=HEADS, width=WIDTH)
 
 
 def shapes(target_aware):
-    C = WIDTH
-    out = [("wte", (K + CLASSES + 1, C)), ("wpe", (N + 1, C))]
+    """train/gpt.c's order: wte, wpe, wta when target-aware (N + 1 rows each), the blocks, the head."""
+    out = ref_gpt.shapes(GPT)
     if target_aware:
-        out.append(("wta", (N + 1, C)))
-    block = {"ln1w": (C,), "ln1b": (C,), "qkvw": (3 * C, C), "qkvb": (3 * C,), "projw": (C, C), "projb": (C,),
-             "ln2w": (C,), "ln2b": (C,), "fcw": (4 * C, C), "fcb": (4 * C,), "fcpw": (C, 4 * C), "fcpb": (C,)}
-    for layer in range(LAYERS):
-        out += [(f"h{layer}.{n}", block[n]) for n in BLOCK]
-    return out + [("lnfw", (C,)), ("lnfb", (C,)), ("lmw", (K, C))]
+        out.insert(2, ("wta", (N + 1, WIDTH)))
+    return out
 
 
 def make_params(target_aware, gen):
-    params = []
-    for name, shape in shapes(target_aware):
-        base = name.split(".")[-1]
-        if base in ("ln1w", "ln2w", "lnfw"):
-            t = 1 + 0.1 * torch.randn(shape, generator=gen)
-        else:
-            t = 0.2 * torch.randn(shape, generator=gen)
-        params.append((name, t.float().requires_grad_()))
-    return params
+    return ref_gpt.init_params(shapes(target_aware), gen)
 
 
 def rar_sequence(codes, class_tokens, orders):
@@ -74,30 +62,12 @@ def rar_sequence(codes, class_tokens, orders):
 
 
 def forward(P, inputs, pe_rows, ta_rows, targets, target_aware, qk_norm):
-    C, NH = WIDTH, HEADS
-    HS = C // NH
-    T = inputs.shape[1]
     x = P["wte"][inputs] + P["wpe"][pe_rows]
     if target_aware:
         x = x + P["wta"][ta_rows]
+    T = inputs.shape[1]
     causal = torch.tril(torch.ones(T, T, dtype=torch.bool))
-    for layer in range(LAYERS):
-        w = {n: P[f"h{layer}.{n}"] for n in BLOCK}
-        h = F.layer_norm(x, (C,), w["ln1w"], w["ln1b"], 1e-5)
-        qkv = h @ w["qkvw"].T + w["qkvb"]
-        q, k, v = qkv.split(C, -1)
-        q, k, v = (t.view(B, T, NH, HS).transpose(1, 2) for t in (q, k, v))
-        if qk_norm:
-            q, k = F.layer_norm(q, (HS,), eps=1e-5), F.layer_norm(k, (HS,), eps=1e-5)
-        att = (q @ k.transpose(-2, -1)) / math.sqrt(HS)
-        att = att.masked_fill(~causal, float("-inf")).softmax(-1)
-        y = (att @ v).transpose(1, 2).reshape(B, T, C)
-        x = x + y @ w["projw"].T + w["projb"]
-        h = F.layer_norm(x, (C,), w["ln2w"], w["ln2b"], 1e-5)
-        h = F.gelu(h @ w["fcw"].T + w["fcb"])
-        x = x + h @ w["fcpw"].T + w["fcpb"]
-    x = F.layer_norm(x, (C,), P["lnfw"], P["lnfb"], 1e-5)
-    logits = x @ P["lmw"].T
+    logits = ref_gpt.trunk(GPT, P, x, causal, qk_norm)
     loss = F.cross_entropy(logits.reshape(-1, K), targets.reshape(-1))
     return logits, loss
 

@@ -33,8 +33,13 @@ def shapes(c):
 
 
 def make_params(c, gen):
+    return init_params(shapes(c), gen)
+
+
+def init_params(named_shapes, gen):
+    """LayerNorm weights near 1, everything else N(0, 0.2²), in the given order."""
     params = []
-    for name, shape in shapes(c):
+    for name, shape in named_shapes:
         base = name.split(".")[-1]
         if base in ("ln1w", "ln2w", "lnfw"):
             t = 1 + 0.1 * torch.randn(shape, generator=gen)
@@ -46,10 +51,17 @@ def make_params(c, gen):
 
 def forward(c, P, inputs, targets, mask, qk_norm=False):
     """mask: bool (T,T) or (B,T,T), True = may attend."""
-    B, T = inputs.shape
+    T = inputs.shape[1]
+    logits = trunk(c, P, P["wte"][inputs] + P["wpe"][:T], mask, qk_norm)
+    loss = F.cross_entropy(logits.reshape(-1, c["vocab_out"]), targets.reshape(-1), ignore_index=-1)
+    return logits, loss
+
+
+def trunk(c, P, x, mask, qk_norm=False):
+    """The blocks, the final LayerNorm and the head, from embedded inputs x (B,T,C) to logits."""
+    B, T, _ = x.shape
     C, NH = c["width"], c["heads"]
     HS = C // NH
-    x = P["wte"][inputs] + P["wpe"][:T]
     for layer in range(c["layers"]):
         w = {n: P[f"h{layer}.{n}"] for n in BLOCK}
         h = F.layer_norm(x, (C,), w["ln1w"], w["ln1b"], 1e-5)
@@ -67,9 +79,7 @@ def forward(c, P, inputs, targets, mask, qk_norm=False):
         h = F.gelu(h @ w["fcw"].T + w["fcb"])
         x = x + h @ w["fcpw"].T + w["fcpb"]
     x = F.layer_norm(x, (C,), P["lnfw"], P["lnfb"], 1e-5)
-    logits = x @ P["lmw"].T
-    loss = F.cross_entropy(logits.reshape(-1, c["vocab_out"]), targets.reshape(-1), ignore_index=-1)
-    return logits, loss
+    return x @ P["lmw"].T
 
 
 def flat(tensors):

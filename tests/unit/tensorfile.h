@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,24 @@ static inline double max_rel_error(const float *a, const float *b, size_t n, dou
         if (e > worst) worst = e;
     }
     return worst;
+}
+
+static inline double max_abs_value(const float *x, size_t n) {
+    double top = 0;
+    for (size_t i = 0; i < n; i++) top = fmax(top, fabs((double)x[i]));
+    return top;
+}
+
+/* ‖got − ref‖∞ / ‖ref‖∞: the error relative to the tensor's scale. */
+static inline double norm_error(const float *got, const float *ref, size_t n) {
+    double top = max_abs_value(ref, n);
+    return max_rel_error(got, ref, n, top > 1e-12 ? top : 1e-12);
+}
+
+/* Per element, with a floor of 1% of the tensor's largest value. */
+static inline double element_error(const float *got, const float *ref, size_t n) {
+    double top = max_abs_value(ref, n);
+    return max_rel_error(got, ref, n, 1e-2 * top > 1e-8 ? 1e-2 * top : 1e-8);
 }
 
 #endif

@@ -39,23 +39,6 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-static double max_abs(const float *x, size_t n) {
-    double top = 0;
-    for (size_t i = 0; i < n; i++) top = fmax(top, fabs((double)x[i]));
-    return top;
-}
-
-/* ‖got − ref‖∞ / ‖ref‖∞ */
-static double norm_error(const float *got, const float *ref, size_t n) {
-    double top = max_abs(ref, n);
-    return max_rel_error(got, ref, n, top > 1e-12 ? top : 1e-12);
-}
-
-static double element_error(const float *got, const float *ref, size_t n) {
-    double top = max_abs(ref, n);
-    return max_rel_error(got, ref, n, 1e-2 * top > 1e-8 ? 1e-2 * top : 1e-8);
-}
-
 static void assert_ints_equal(const int32_t *got, const int32_t *want, size_t n, const char *what) {
     for (size_t i = 0; i < n; i++)
         if (got[i] != want[i]) fail_msg("%s[%zu] = %d, expected %d", what, i, got[i], want[i]);

@@ -18,22 +18,6 @@
 #include "../../train/gpt.h"
 #include "tensorfile.h"
 
-static double max_abs(const float *x, size_t n) {
-    double top = 0;
-    for (size_t i = 0; i < n; i++) top = fmax(top, fabs((double)x[i]));
-    return top;
-}
-
-static double norm_error(const float *got, const float *ref, size_t n) {
-    double top = max_abs(ref, n);
-    return max_rel_error(got, ref, n, top > 1e-12 ? top : 1e-12);
-}
-
-static double element_error(const float *got, const float *ref, size_t n) {
-    double top = max_abs(ref, n);
-    return max_rel_error(got, ref, n, 1e-2 * top > 1e-8 ? 1e-2 * top : 1e-8);
-}
-
 static TensorFile *load(const char *name) { return tf_load_ref("%s", name); }
 
 static void build(Gpt *g, const TensorFile *tf, int qk_norm) {
