@@ -48,7 +48,7 @@ def main(args):
         print(f"| {name} | " + " | ".join(fds) + " |")
 
     print("\nThree seeds × 10,000 samples (mean ± sample std); floor = 10,000 training images:\n")
-    columns = [("FD (evalnet features)", "FD", 1, 3), ("KID (evalnet features)", "KID ×10³", 1e3, 2),
+    columns = [("FD (evalnet features)", "FD", 1, 3), ("KID (evalnet features)", "KID", 1, 3),
                ("precision", "precision", 1, 3), ("recall", "recall", 1, 3), ("CAS", "CAS", 1, 3)]
     print("| model | guidance | " + " | ".join(c[1] for c in columns) + " |")
     print("|---|---|" + "---:|" * len(columns))
