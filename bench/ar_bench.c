@@ -41,6 +41,7 @@
 #include "train/ar_sample.h"
 #include "train/dist.h"
 #include "train/gpt.h"
+#include "median.h"
 
 void openblas_set_num_threads(int);
 
@@ -56,15 +57,6 @@ typedef struct {
     double cfg;
 } Options;
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static int parse(Options *o, int argc, char **argv) {
     *o = (Options){.mode = argc > 1 ? argv[1] : "",

@@ -43,16 +43,8 @@
 #include "nn/silu.h"
 #include "store/store.h"
 #include "tokenize/tokenizer.h"
+#include "median.h"
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* ------------------------------------------------------------------ sgemm rates */
 
@@ -192,6 +184,7 @@ static void tokenize_timed(VqVae *v, const uint8_t *const *images, size_t m, int
             break;
         }
         case NODE_CONV_TRANSPOSE: /* decoders only */
+        case NODE_AVGPOOL:        /* the feature network only */
         case NODE_INPUT: break;
         }
     }

@@ -30,18 +30,10 @@
 #include "nn/linear.h"
 #include "train/dist.h"
 #include "train/gpt.h"
+#include "median.h"
 
 void openblas_set_num_threads(int);
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static float *rand_buf(size_t n, Rng *r) {
     float *p = malloc(n * sizeof *p);
