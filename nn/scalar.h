@@ -15,10 +15,12 @@
 #ifdef NN_DOUBLE
 typedef double scalar;
 #define cblas_gemm cblas_dgemm
+#define cblas_gemv cblas_dgemv
 #define SCALAR_NAME "double"
 #else
 typedef float scalar;
 #define cblas_gemm cblas_sgemm
+#define cblas_gemv cblas_sgemv
 #define SCALAR_NAME "float"
 #endif
 

@@ -52,32 +52,25 @@ void gpt_cache_free(GptCache *kc) {
     memset(kc, 0, sizeof *kc);
 }
 
-/* Stores the new slot's keys and values, then attends from its query over slots 0..len. */
+/* Stores the new slot's keys and values, then attends from its query over slots 0..len:
+ * per head, scores = K·q/√HS over the cached keys and y = Vᵀ·softmax(scores), two
+ * matrix–vector products reading the cache in place (a head is HS columns, rows C apart). */
 static void attend(const GptConfig *c, GptCache *kc, size_t layer, const scalar *qkv) {
     size_t B = kc->B, C = c->width, NH = c->heads, HS = C / NH, t = kc->len, n = t + 1;
-    scalar scale = (scalar)(1.0 / sqrt((double)HS));
+    scalar scale = (scalar)(1.0 / sqrt((double)HS)), *p = kc->scores;
     for (size_t b = 0; b < B; b++) {
         scalar *keys = kc->k + ((layer * B + b) * kc->cap) * C, *values = kc->v + ((layer * B + b) * kc->cap) * C;
         const scalar *row = qkv + b * 3 * C;
         memcpy(keys + t * C, row + C, C * sizeof *keys);
         memcpy(values + t * C, row + 2 * C, C * sizeof *values);
         for (size_t h = 0; h < NH; h++) {
-            const scalar *q = row + h * HS;
+            cblas_gemv(CblasRowMajor, CblasNoTrans, blas_int(n), blas_int(HS), scale, keys + h * HS, blas_int(C),
+                       row + h * HS, 1, 0, p, 1);
             scalar top = -INFINITY, sum = 0;
-            for (size_t j = 0; j < n; j++) {
-                const scalar *k = keys + j * C + h * HS;
-                scalar dot = 0;
-                for (size_t i = 0; i < HS; i++) dot += q[i] * k[i];
-                kc->scores[j] = dot * scale;
-                if (kc->scores[j] > top) top = kc->scores[j];
-            }
-            for (size_t j = 0; j < n; j++) sum += kc->scores[j] = expf(kc->scores[j] - top);
-            scalar *y = kc->y + b * C + h * HS;
-            memset(y, 0, HS * sizeof *y);
-            for (size_t j = 0; j < n; j++) {
-                const scalar *v = values + j * C + h * HS, p = kc->scores[j] / sum;
-                for (size_t i = 0; i < HS; i++) y[i] += p * v[i];
-            }
+            for (size_t j = 0; j < n; j++) top = p[j] > top ? p[j] : top;
+            for (size_t j = 0; j < n; j++) sum += p[j] = expf(p[j] - top);
+            cblas_gemv(CblasRowMajor, CblasTrans, blas_int(n), blas_int(HS), 1 / sum, values + h * HS, blas_int(C), p,
+                       1, 0, kc->y + b * C + h * HS, 1);
         }
     }
 }
