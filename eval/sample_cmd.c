@@ -311,12 +311,14 @@ static int run(const SampleArgs *a, const Dist *d, Err *err) {
     }
     size_t image = (size_t)tok.height * tok.width * tok.channels;
     size_t lo = a->n * (size_t)d->rank / (size_t)d->size, hi = a->n * (size_t)(d->rank + 1) / (size_t)d->size;
-    pixels = xmalloc(a->n * image);
+    /* Rank 0 holds every image (it writes the store); the others only their share. */
+    pixels = xmalloc((d->rank == 0 ? a->n : hi - lo) * image);
+    uint8_t *share = d->rank == 0 ? pixels + lo * image : pixels;
     if (d->rank == 0)
         fprintf(stderr, "tessera: sampling %zu images from %s (step %llu) on %d rank%s\n", a->n, a->ckpt,
                 (unsigned long long)m.step, d->size, d->size == 1 ? "" : "s");
-    sample_share(&m, &tok, a, classes, lo, hi, pixels + lo * image, d->rank == 0);
-    dist_gather_bytes(pixels, lo * image, (hi - lo) * image);
+    sample_share(&m, &tok, a, classes, lo, hi, share, d->rank == 0);
+    dist_gather_bytes(d->rank == 0 ? pixels : NULL, share, lo * image, (hi - lo) * image);
     if (d->rank != 0) goto done;
     rc = write_store(&out, &m, &tok, a, classes, pixels, err);
     out.env = NULL;

@@ -112,20 +112,11 @@ static void write_meta(void *ctx, StoreWriter *w) {
 
 /* Every record: uint16, the tokenizer's grid, codes below K. */
 static int check_records(Detokenize *d, uint64_t n, Err *err) {
-    size_t cells = (size_t)d->tok.grid_h * d->tok.grid_w;
     for (uint64_t i = 0; i < n; i++) {
         RecordView r;
-        if (store_read_record(&d->read, i, &r, err) != 0) return err_prefix(err, "%s: record %llu", d->tokens_abs, (unsigned long long)i);
-        if (r.dtype != DTYPE_U16 || r.height != d->tok.grid_h || r.width != d->tok.grid_w || r.payload_bytes != 2 * cells)
-            return err_set(err, "%s: record %llu is not a %d×%d uint16 code grid", d->tokens_abs, (unsigned long long)i,
-                           d->tok.grid_h, d->tok.grid_w);
-        for (size_t c = 0; c < cells; c++) {
-            unsigned code = (unsigned)r.payload[2 * c] | (unsigned)r.payload[2 * c + 1] << 8;
-            if (code >= (unsigned)d->tok.K)
-                return err_set(err, "%s: record %llu: code %u at row %zu, column %zu is out of range (the tokenizer has %d codes)",
-                               d->tokens_abs, (unsigned long long)i, code, c / (size_t)d->tok.grid_w,
-                               c % (size_t)d->tok.grid_w, d->tok.K);
-        }
+        if (store_read_record(&d->read, i, &r, err) != 0 ||
+            token_record_check(&r, d->tok.grid_h, d->tok.grid_w, d->tok.K, err) != 0)
+            return err_prefix(err, "%s: record %llu", d->tokens_abs, (unsigned long long)i);
         d->labels[i] = r.label;
     }
     return 0;

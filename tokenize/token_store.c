@@ -62,3 +62,16 @@ int token_store_check_meta(const Meta *m, const char *path, const Tokenizer *t, 
         return err_set(err, "%s: its label names differ from these sources'", path);
     return 0;
 }
+
+int token_record_check(const RecordView *r, int grid_h, int grid_w, int K, Err *err) {
+    size_t cells = (size_t)grid_h * (size_t)grid_w;
+    if (r->dtype != DTYPE_U16 || r->height != grid_h || r->width != grid_w || r->payload_bytes != 2 * cells)
+        return err_set(err, "is not a %d×%d uint16 code grid", grid_h, grid_w);
+    for (size_t c = 0; c < cells; c++) {
+        unsigned code = token_code(r, c);
+        if (code >= (unsigned)K)
+            return err_set(err, "code %u at row %zu, column %zu is out of range (the tokenizer has %d codes)", code,
+                           c / (size_t)grid_w, c % (size_t)grid_w, K);
+    }
+    return 0;
+}

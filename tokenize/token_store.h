@@ -26,4 +26,12 @@ int token_store_check_meta(const Meta *m, const char *path, const Tokenizer *t, 
 /* A token store to decode: made by this tokenizer (by checksum), with its grid. */
 int token_store_check_tokenizer(const Meta *m, const char *path, const Tokenizer *t, Err *err);
 
+/* Code i of a VQ token record (uint16, little-endian). */
+static inline unsigned token_code(const RecordView *r, size_t i) {
+    return (unsigned)r->payload[2 * i] | (unsigned)r->payload[2 * i + 1] << 8;
+}
+/* A record of a VQ token store: a grid_h × grid_w uint16 grid with every code < K. Says
+ * which code is out of range by row and column. */
+int token_record_check(const RecordView *r, int grid_h, int grid_w, int K, Err *err);
+
 #endif

@@ -9,6 +9,7 @@
 #include "../core/rng.h"
 #include "../core/xalloc.h"
 #include "../nn/attention.h"
+#include "../tokenize/token_store.h"
 #include "ar_sample.h"
 
 const ConfigKey AR_KEYS[] = {
@@ -146,13 +147,7 @@ static void ensure_batch(Ar *a, size_t n) {
 
 static int ar_check_example(const Model *m, const RecordView *r, Err *err) {
     const Ar *a = m->state;
-    size_t N = ar_seq(&a->s);
-    if (r->dtype != DTYPE_U16 || r->height != a->s.grid_h || r->width != a->s.grid_w || r->payload_bytes != 2 * N)
-        return err_set(err, "is not a %zu×%zu uint16 code grid", a->s.grid_h, a->s.grid_w);
-    for (size_t i = 0; i < N; i++) {
-        unsigned code = (unsigned)r->payload[2 * i] | (unsigned)r->payload[2 * i + 1] << 8;
-        if (code >= a->s.K) return err_set(err, "code %u at position %zu is out of range (K = %zu)", code, i, a->s.K);
-    }
+    if (token_record_check(r, (int)a->s.grid_h, (int)a->s.grid_w, (int)a->s.K, err) != 0) return -1;
     if (r->label < -1 || (a->s.classes && (r->label < 0 || (size_t)r->label >= a->s.classes)))
         return err_set(err, "label %d is not one of the store's %zu classes", (int)r->label, a->s.classes);
     return 0;
@@ -168,7 +163,7 @@ static float ar_step(Model *m, const RecordView *examples, size_t n) {
     rng_seed(&rng, mix64(a->seed ^ mix64(m->updates_done * 1024 + (uint64_t)m->comm.rank + 1)));
     for (size_t i = 0; i < n; i++) {
         for (size_t t = 0; t < N; t++)
-            a->codes[t] = (int32_t)(examples[i].payload[2 * t] | examples[i].payload[2 * t + 1] << 8);
+            a->codes[t] = (int32_t)token_code(&examples[i], t);
         int drop = !a->s.classes || rng_float(&rng) < a->label_dropout;
         int32_t cls = drop ? ar_null_id(&a->s) : ar_class_id(&a->s, (size_t)examples[i].label);
         int32_t *order = NULL;
@@ -220,13 +215,8 @@ static void ar_destroy(Model *m) {
 
 static size_t ar_memory_bytes(const Config *c, const Meta *meta, size_t per_rank_batch) {
     ArShape s = shape_of(c, meta);
-    double C = (double)s.width, L = (double)s.layers, N = (double)ar_seq(&s), V = (double)s.K;
-    double params = (V + (double)s.classes + 1) * C + 2 * (N + 1) * C + L * 12.0 * C * C + V * C;
-    /* As igpt: activations and their gradients, about 23 C floats plus heads·N
-     * probabilities per token and layer, plus the head and logits. */
-    double per_token = L * (23.0 * C + (double)s.heads * N) + 4.0 * C + V;
-    double bytes = 4.0 * params * sizeof(float) + 2.0 * per_token * N * (double)per_rank_batch * sizeof(float);
-    return bytes > 1e18 ? (size_t)1e18 : (size_t)bytes;
+    GptConfig g = ar_gpt_config(&s, 0);
+    return gpt_training_bytes(&g, ar_seq(&s), per_rank_batch);
 }
 
 static int ar_create(Model *m, const Config *c, const Meta *meta, Err *err) {

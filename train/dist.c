@@ -3,6 +3,7 @@
 
 #include <limits.h>
 #include <mpi.h>
+#include <string.h>
 
 void dist_init(Dist *d, int *argc, char ***argv) {
     int provided;
@@ -43,7 +44,7 @@ double dist_max(double v) {
 
 enum { CHUNK_BYTES = 1 << 30 };
 
-void dist_gather_bytes(unsigned char *buf, size_t offset, size_t count) {
+void dist_gather_bytes(unsigned char *whole, const unsigned char *share, size_t offset, size_t count) {
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
@@ -52,16 +53,17 @@ void dist_gather_bytes(unsigned char *buf, size_t offset, size_t count) {
         MPI_Send(span, 2, MPI_UNSIGNED_LONG_LONG, 0, 0, MPI_COMM_WORLD);
         for (size_t at = 0; at < count; at += CHUNK_BYTES) {
             size_t n = count - at < CHUNK_BYTES ? count - at : CHUNK_BYTES;
-            MPI_Send(buf + offset + at, (int)n, MPI_BYTE, 0, 1, MPI_COMM_WORLD);
+            MPI_Send(share + at, (int)n, MPI_BYTE, 0, 1, MPI_COMM_WORLD);
         }
         return;
     }
+    if (whole + offset != share) memmove(whole + offset, share, count);
     for (int r = 1; r < size; r++) {
         unsigned long long span[2];
         MPI_Recv(span, 2, MPI_UNSIGNED_LONG_LONG, r, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         for (size_t at = 0; at < span[1]; at += CHUNK_BYTES) {
             size_t n = span[1] - at < CHUNK_BYTES ? span[1] - at : CHUNK_BYTES;
-            MPI_Recv(buf + span[0] + at, (int)n, MPI_BYTE, r, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            MPI_Recv(whole + span[0] + at, (int)n, MPI_BYTE, r, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         }
     }
 }

@@ -19,9 +19,10 @@ void dist_allreduce_sum_double(double *buf, size_t n);
 double dist_sum(double v);
 double dist_max(double v);
 void dist_barrier(void);
-/* Every rank holds bytes [offset, offset + count) of buf; afterwards rank 0 holds all of
- * them (the other ranks' buf is unchanged). Any sizes: sent in chunks below int's limit. */
-void dist_gather_bytes(unsigned char *buf, size_t offset, size_t count);
+/* Each rank's share, count bytes that belong at offset of the whole, goes to rank 0's
+ * `whole` (other ranks pass NULL; rank 0's own share may already sit in place). Any
+ * sizes: sent in chunks below int's limit. */
+void dist_gather_bytes(unsigned char *whole, const unsigned char *share, size_t offset, size_t count);
 /* Ends every rank of the job (a rank that cannot go on must not leave the others hanging). */
 void dist_abort(int code);
 

@@ -22,6 +22,14 @@
 static const char *const BLOCK_NAMES[P_PER_BLOCK] = {"ln1w", "ln1b", "qkvw", "qkvb", "projw", "projb",
                                                      "ln2w", "ln2b", "fcw",  "fcb",  "fcpw",  "fcpb"};
 
+size_t gpt_training_bytes(const GptConfig *c, size_t T, size_t B) {
+    double C = (double)c->width, L = (double)c->layers, rows = (double)position_rows(c) * (c->target_aware ? 2 : 1);
+    double params = (double)c->vocab_in * C + rows * C + L * 12.0 * C * C + (double)c->vocab_out * C;
+    double per_token = L * (23.0 * C + (double)c->heads * (double)T) + 4.0 * C + (double)c->vocab_out;
+    double bytes = 4.0 * params * sizeof(float) + 2.0 * per_token * (double)T * (double)B * sizeof(float);
+    return bytes > 1e18 ? (size_t)1e18 : (size_t)bytes;
+}
+
 static char *name_of(const char *base, long layer) {
     char buf[64];
     if (layer < 0) snprintf(buf, sizeof buf, "%s", base);
@@ -145,15 +153,23 @@ scalar gpt_forward(Gpt *g, const int32_t *inputs, const int32_t *targets, const 
     return gpt_forward_batch(g, &b);
 }
 
-/* Adds table rows (rows[b*T + t], or t without rows) to x (B,T,C); with d set, the
- * reverse: adds x's rows into the table (the gradient of the lookup). */
-static void position_rows_add(scalar *x, scalar *table, const int32_t *rows, size_t B, size_t T, size_t C, int d) {
+/* The table row each of the B·T tokens reads: rows[b·T + t], or t without rows. */
+static size_t row_of(const int32_t *rows, size_t bt, size_t T) { return rows ? (size_t)rows[bt] : bt % T; }
+
+/* x (B,T,C) += table[row of each token]. */
+static void add_position_rows(scalar *x, const scalar *table, const int32_t *rows, size_t B, size_t T, size_t C) {
     for (size_t bt = 0; bt < B * T; bt++) {
-        scalar *row = table + (rows ? (size_t)rows[bt] : bt % T) * C, *xr = x + bt * C;
-        if (d)
-            for (size_t i = 0; i < C; i++) row[i] += xr[i];
-        else
-            for (size_t i = 0; i < C; i++) xr[i] += row[i];
+        const scalar *row = table + row_of(rows, bt, T) * C;
+        for (size_t i = 0; i < C; i++) x[bt * C + i] += row[i];
+    }
+}
+
+/* The gradient of that lookup: dtable[row of each token] += dx. */
+static void scatter_position_grads(scalar *dtable, const scalar *dx, const int32_t *rows, size_t B, size_t T,
+                                   size_t C) {
+    for (size_t bt = 0; bt < B * T; bt++) {
+        scalar *row = dtable + row_of(rows, bt, T) * C;
+        for (size_t i = 0; i < C; i++) row[i] += dx[bt * C + i];
     }
 }
 
@@ -179,8 +195,8 @@ scalar gpt_forward_batch(Gpt *g, const GptBatch *in) {
 
     scalar *x = global_act(g, A, A_ENC);
     embedding_forward(x, inputs, gpt_param_at(g, P, P_WTE), BT, c->vocab_in, C);
-    position_rows_add(x, gpt_param_at(g, P, P_WPE), in->positions, B, T, C, 0);
-    if (c->target_aware) position_rows_add(x, gpt_param_at(g, P, P_WTA), in->target_positions, B, T, C, 0);
+    add_position_rows(x, gpt_param_at(g, P, P_WPE), in->positions, B, T, C);
+    if (c->target_aware) add_position_rows(x, gpt_param_at(g, P, P_WTA), in->target_positions, B, T, C);
 
     for (size_t l = 0; l < c->layers; l++) {
         scalar *w[P_PER_BLOCK];
@@ -207,8 +223,8 @@ scalar gpt_forward_batch(Gpt *g, const GptBatch *in) {
         x = res2;
     }
     scalar *lnf = global_act(g, A, A_LNF), *logits = global_act(g, A, A_LOGITS);
-    layernorm_forward(lnf, global_act(g, A, A_LNFM), global_act(g, A, A_LNFR), x, gpt_param_at(g, P, tail_param(c, 0)),
-                      gpt_param_at(g, P, tail_param(c, 1)), BT, C);
+    layernorm_forward(lnf, global_act(g, A, A_LNFM), global_act(g, A, A_LNFR), x,
+                      gpt_param_at(g, P, tail_param(c, 0)), gpt_param_at(g, P, tail_param(c, 1)), BT, C);
     linear_forward(logits, lnf, gpt_param_at(g, P, tail_param(c, 2)), NULL, BT, C, c->vocab_out);
     g->loss = 0;
     if (targets)
@@ -262,8 +278,8 @@ void gpt_backward(Gpt *g) {
     crossentropy_backward(dlogits, 1, logits, global_act(g, A, A_CEMAX), global_act(g, A, A_CESUM), g->targets, NULL,
                           -1, BT, c->vocab_out);
     scalar *lnf = global_act(g, A, A_LNF), *dlnf = zeroed_global(g, A_LNF);
-    linear_backward(dlnf, gpt_param_at(g, G, tail_param(c, 2)), NULL, dlogits, lnf, gpt_param_at(g, P, tail_param(c, 2)), BT, C,
-                    c->vocab_out);
+    linear_backward(dlnf, gpt_param_at(g, G, tail_param(c, 2)), NULL, dlogits, lnf,
+                    gpt_param_at(g, P, tail_param(c, 2)), BT, C, c->vocab_out);
     size_t L = c->layers;
     scalar *x = L ? act(g, A, L - 1, A_RES2) : global_act(g, A, A_ENC);
     layernorm_backward(dx, gpt_param_at(g, G, tail_param(c, 0)), gpt_param_at(g, G, tail_param(c, 1)), dlnf, x,
@@ -307,6 +323,6 @@ void gpt_backward(Gpt *g) {
         /* dx = d(x_in): d(res2) of block l - 1, or of the embeddings */
     }
     embedding_backward(gpt_param_at(g, G, P_WTE), dx, g->inputs, BT, c->vocab_in, C);
-    position_rows_add(dx, gpt_param_at(g, G, P_WPE), g->positions, B, T, C, 1);
-    if (c->target_aware) position_rows_add(dx, gpt_param_at(g, G, P_WTA), g->target_positions, B, T, C, 1);
+    scatter_position_grads(gpt_param_at(g, G, P_WPE), dx, g->positions, B, T, C);
+    if (c->target_aware) scatter_position_grads(gpt_param_at(g, G, P_WTA), dx, g->target_positions, B, T, C);
 }

@@ -73,6 +73,12 @@ typedef struct {
 } GptBatch;
 
 scalar gpt_forward_batch(Gpt *g, const GptBatch *b);
+/* Bytes one rank needs to train B sequences of T tokens, estimated before anything is
+ * allocated: parameters, gradients and AdamW's two moments, plus the activations and
+ * their gradients (per token and layer about 23 C floats and heads·T attention
+ * probabilities; plus the head and logits). */
+size_t gpt_training_bytes(const GptConfig *c, size_t T, size_t B);
+
 /* Runs the model on inputs (B,T) at positions 0..T-1; with targets (B,T) returns the mean cross-entropy
  * (targets == -1 are ignored), without returns 0 and leaves only the logits. mask:
  * NULL (bidirectional), (T,T), or (B,T,T) with mask_per_sample (nn/attention.h). */

@@ -165,13 +165,7 @@ static GptConfig shape_of(const Config *c, const Meta *meta, size_t *seq_out) {
 static size_t igpt_memory_bytes(const Config *c, const Meta *meta, size_t per_rank_batch) {
     size_t seq;
     GptConfig g = shape_of(c, meta, &seq);
-    double C = (double)g.width, L = (double)g.layers;
-    double params = (double)g.vocab_in * C + (double)g.max_seq * C + L * 12.0 * C * C + (double)g.vocab_out * C;
-    /* Activations and their gradients (train/gpt.c): per token and layer about 23 C
-     * floats plus heads·T attention probabilities; plus the head and logits. */
-    double per_token = L * (23.0 * C + (double)g.heads * (double)seq) + 4.0 * C + (double)g.vocab_out;
-    double bytes = 4.0 * params * sizeof(float) + 2.0 * per_token * (double)seq * (double)per_rank_batch * sizeof(float);
-    return bytes > 1e18 ? (size_t)1e18 : (size_t)bytes;
+    return gpt_training_bytes(&g, seq, per_rank_batch);
 }
 
 static int igpt_create(Model *m, const Config *c, const Meta *meta, Err *err) {

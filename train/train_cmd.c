@@ -135,9 +135,9 @@ static int check_every_record(Run *r, Err *err) {
     int rc = 0;
     for (uint64_t i = 0; rc == 0 && i < n; i++) {
         RecordView v;
-        rc = store_read_record(&sr, i, &v, err);
-        if (rc == 0) rc = r->model.check_example(&r->model, &v, err);
-        if (rc != 0) err_prefix(err, "%s: record %llu", config_str(&r->cfg, "store"), (unsigned long long)i);
+        rc = store_read_record(&sr, i, &v, err); /* its message names the store and record */
+        if (rc == 0 && (rc = r->model.check_example(&r->model, &v, err)) != 0)
+            err_prefix(err, "%s: record %llu", config_str(&r->cfg, "store"), (unsigned long long)i);
     }
     store_read_end(&sr);
     return rc;

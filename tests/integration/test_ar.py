@@ -11,10 +11,9 @@ import struct
 import subprocess
 
 import lmdb
-import numpy as np
 import pytest
 from PIL import Image
-from conftest import ROOT, Store, ingest_store, write_corpus
+from conftest import ROOT, Store, ingest_store, records, write_corpus
 from test_tokenize import _tensors, fm, metrics, other, refused, tokenize  # noqa: F401  (fixtures)
 from test_train import ENV, train
 
@@ -44,11 +43,6 @@ def ar(fm, tmp_path_factory):
     cfg.write_text(TINY_AR + f"store = {d / 'train.tokens'}\nanneal_start = 2\nanneal_end = 6\n")
     train(cfg, f"run_dir={d}/run")
     return d, cfg, d / "run/ckpt_00000010.bin"
-
-
-def images(path):
-    with Store(str(path)) as s:
-        return [s[i] for i in range(len(s))]
 
 
 def sample(ckpt, out, *args, ranks=0, check=0):
@@ -112,21 +106,35 @@ def test_two_ranks_train(ar, tmp):
 
 def test_stores_and_configs_it_cannot_train_on(ar, fm, other, tmp):
     d, cfg, _ = ar
-    bad = tmp / "bad.tokens"
-    shutil.copytree(d / "train.tokens", bad)
-    env = lmdb.open(str(bad), max_dbs=8)
-    records = env.open_db(b"records")
-    with env.begin(write=True) as txn:
-        key = struct.pack(">Q", 7)
-        value = bytearray(txn.get(key, db=records))
-        value[16 + 2 * 12:16 + 2 * 13] = struct.pack("<H", 32)
-        txn.put(key, bytes(value), db=records)
-    env.close()
+
+    def corrupted(name, db, key, edit):
+        """A copy of the train tokens with one entry of one table rewritten by edit(bytearray)."""
+        path = tmp / name
+        shutil.copytree(d / "train.tokens", path)
+        env = lmdb.open(str(path), max_dbs=8)
+        table = env.open_db(db)  # before the write txn (open_db inside one would wait for itself)
+        with env.begin(write=True) as txn:
+            value = bytearray(txn.get(key, db=table))
+            edit(value)
+            txn.put(key, bytes(value), db=table)
+        env.close()
+        return path
+
+    record7 = struct.pack(">Q", 7)
+    code = corrupted("code.tokens", b"records", record7, lambda v: v.__setitem__(slice(16 + 24, 16 + 26), struct.pack("<H", 32)))
+    label = corrupted("label.tokens", b"records", record7, lambda v: v.__setitem__(slice(4, 8), struct.pack("<i", 10)))
+    grid = corrupted("grid.tokens", b"records", record7, lambda v: v.__setitem__(slice(8, 12), struct.pack("<HH", 49, 1)))
+    short = corrupted("short.tokens", b"records", record7, lambda v: v.__setitem__(slice(8, 10), struct.pack("<H", 6)))
+    kind = corrupted("kind.tokens", b"meta", b"token_kind", lambda v: v.__setitem__(slice(0, len(v)), b"dq"))
     cases = [
         ([f"tokenizer={other}"], f"tokenizer {other} (vqvae:"),
         ([f"tokenizer={other}"], "is not the tokenizer that made"),
         ([f"store={fm.train}"], "is a pixels store; model = ar trains on tokens stores"),
-        ([f"store={bad}"], f"{bad}: record 7: code 32 at position 12 is out of range (K = 32)"),
+        ([f"store={code}"], f"{code}: record 7: code 32 at row 1, column 5 is out of range (the tokenizer has 32 codes)"),
+        ([f"store={label}"], f"{label}: record 7: label 10 is not one of the store's 10 classes"),
+        ([f"store={grid}"], f"{grid}: record 7: is not a 7×7 uint16 code grid"),
+        ([f"store={short}"], f"{short}: record 7: record payload is 98 bytes, 6x7x1 needs 84"),
+        ([f"store={kind}"], f"{kind}: holds dq tokens; model = ar trains on VQ code grids"),
         (["anneal_start=5", "anneal_end=2"], "anneal_end = 2 comes before anneal_start = 5"),
         (["width=17"], "width = 17 is not a multiple of heads = 2"),
         ([f"tokenizer={tmp / 'missing.bin'}"], "missing.bin"),
@@ -145,10 +153,10 @@ def test_sample_writes_labelled_images_and_a_grid(ar, fm, tmp):
     _, _, ckpt = ar
     p = sample(ckpt, tmp / "s", "--n", 25, "--cfg", 2, "--grid", tmp / "g.png")
     assert "25 images in" in p.stderr
-    got = images(tmp / "s")
-    assert len(got) == 25 and [x["label"] for x in got] == [i % 10 for i in range(25)]
-    assert all(x["image"].shape == (28, 28, 1) for x in got)
-    assert len({x["image"].tobytes() for x in got}) == 25
+    got = records(str(tmp / "s"))
+    assert len(got) == 25 and [label for label, _ in got] == [i % 10 for i in range(25)]
+    assert all(len(pixels) == 28 * 28 for _, pixels in got)
+    assert len({pixels for _, pixels in got}) == 25
     with Store(str(tmp / "s")) as s:
         meta = s.meta
     assert meta["num_labels"] == 10 and meta["kind"] == "pixels" and meta["tokenizer"].startswith("vqvae:")
@@ -156,7 +164,7 @@ def test_sample_writes_labelled_images_and_a_grid(ar, fm, tmp):
     g = Image.open(tmp / "g.png")
     assert abs(g.size[1] / g.size[0] - 10 / 3) < 0.1  # 10 rows of 3
     sample(ckpt, tmp / "k", "--n", 6, "--class", 3)
-    assert [x["label"] for x in images(tmp / "k")] == [3] * 6
+    assert [label for label, _ in records(str(tmp / "k"))] == [3] * 6
 
 
 def test_the_same_images_whatever_the_ranks_and_batch(ar, tmp):
@@ -164,11 +172,11 @@ def test_the_same_images_whatever_the_ranks_and_batch(ar, tmp):
     opts = ["--n", 30, "--cfg", 3, "--cfg-schedule", "powcos", "--cfg-power", 2, "--temperature", 0.9, "--top-k", 8]
     sample(ckpt, tmp / "one", *opts, "--batch", 7)
     sample(ckpt, tmp / "two", *opts, ranks=2)
-    a, b = images(tmp / "one"), images(tmp / "two")
-    assert [x["label"] for x in a] == [x["label"] for x in b]
-    assert all(np.array_equal(x["image"], y["image"]) for x, y in zip(a, b))
+    a = records(str(tmp / "one"))
+    assert len(a) == 30 and a == records(str(tmp / "two"))  # labels and pixels, byte for byte
     sample(ckpt, tmp / "seed2", *opts, "--seed", 2)
-    assert not all(np.array_equal(x["image"], y["image"]) for x, y in zip(a, images(tmp / "seed2")))
+    assert [label for label, _ in records(str(tmp / "seed2"))] == [label for label, _ in a]
+    assert records(str(tmp / "seed2")) != a
 
 
 def test_bad_sampling_requests_write_nothing(ar, fm, other, tmp):
@@ -178,6 +186,11 @@ def test_bad_sampling_requests_write_nothing(ar, fm, other, tmp):
     assert "--n: expected a positive integer, got '0'" in p.stderr
     refused(sample(ckpt, out, "--n", 5, "--class", 10, check=None), "--class 10 is out of range", "0..9")
     refused(sample(ckpt, out, "--n", 5, "--top-k", 33, check=None), "--top-k 33", "32 codes")
+    for flags, words in ((["--cfg-schedule", "linear"], "--cfg-schedule linear: expected const or powcos"),
+                         (["--temperature", 0], "--temperature 0: expected a number in"),
+                         (["--cfg", "x"], "--cfg x: expected a number in")):
+        p = sample(ckpt, out, "--n", 5, *flags, check=2)
+        assert words in p.stderr, (flags, p.stderr)
     refused(sample(fm.ckpt, out, "--n", 5, check=None), "is a checkpoint of model 'vqvae', not of an autoregressive")
     (tmp / "x").write_text("not a checkpoint")
     refused(sample(tmp / "x", out, "--n", 5, check=None), tmp / "x")
@@ -210,5 +223,7 @@ def test_unlabelled_models_sample_unconditionally(fm, tmp):
     train(cfg, f"run_dir={tmp}/run", "ckpt_every=2")
     ckpt = tmp / "run/ckpt_00000002.bin"
     sample(ckpt, tmp / "s", "--n", 4)
-    assert [x["label"] for x in images(tmp / "s")] == [-1] * 4
+    assert [label for label, _ in records(str(tmp / "s"))] == [-1] * 4
     refused(sample(ckpt, tmp / "t", "--n", 4, "--cfg", 2, check=None), "guidance needs classes")
+    refused(sample(ckpt, tmp / "t", "--n", 4, "--class", 0, check=None), "--class 0: the model was trained on an unlabelled store")
+    assert not (tmp / "t").exists()

@@ -15,24 +15,10 @@ from urllib.parse import unquote
 import pytest
 from PIL import Image
 from conftest import ASAN_TESSERA, fmnist_idx_subset, ingest_store, run
+from test_tokenize import TINY
 from test_train import train
 
-TINY_VQ = """model = vqvae
-downsample = 4
-channels = 8,8,8
-groups = 4
-res_blocks = 1
-codebook_size = 32
-code_dim = 8
-batch_size = 16
-steps = 10
-lr = 3e-3
-schedule = constant
-log_every = 1
-val_every = 5
-val_images = 32
-ckpt_every = 5
-"""
+TINY_VQ = TINY.replace("val_images = 64", "val_images = 32")  # the tokenize tests' tokenizer
 FD = {"metric": "fd", "real": "demo-out/fmnist-test.lmdb", "fake": "runs/x/samples.lmdb",
       "net": "demo-out/evalnet/ckpt_00002000.bin", "net_checksum": "1a2b3c4d", "n_real": 10000, "n_fake": 9000,
       "floor_store": "demo-out/fmnist-train.lmdb", "seconds": 3.5,

@@ -26,12 +26,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "../../core/err.h"
 #include "../../core/rng.h"
 #include "../../nn/attention.h"
 #include "../../train/ar.h"
+#include "../../train/checkpoint.h"
 #include "../../train/ar_sample.h"
 #include "../../train/gpt.h"
 #include "assert_near.h"
@@ -648,6 +650,47 @@ static void test_shape_refuses_overflowing_grid(void **state) {
     }
 }
 
+/* An AR checkpoint whose config names no tokenizer (a run always resolves one, so only a
+ * hand-made or foreign file has none) is refused by ar_model_open, naming the file; with
+ * a tokenizer named, the same weights load. */
+static void write_ar_checkpoint(const char *path, const char *tokenizer) {
+    ArShape s = {.K = 11, .classes = 3, .grid_h = 3, .grid_w = 3, .layers = 1, .heads = 2, .width = 8,
+                 .target_aware = 1, .tokenizer_checksum = 0x1234abcd};
+    GptConfig gc = ar_gpt_config(&s, 0);
+    Gpt g;
+    gpt_create(&g, &gc);
+    gpt_init_weights(&g, 7);
+    CheckpointInfo info = {.n_dims = AR_N_DIMS, .n_params = g.table.total};
+    snprintf(info.model, sizeof info.model, "ar");
+    ar_shape_dims(&s, info.dims);
+    char config[256];
+    snprintf(config, sizeof config, "model = ar\nstore = x.tokens\nrun_dir = runs/x\ntokenizer = %s\n", tokenizer);
+    CheckpointData d = {.params = g.params};
+    Err err;
+    assert_int_equal(checkpoint_write(path, &info, config, &d, &err), 0);
+    gpt_free(&g);
+}
+
+static void test_checkpoint_without_tokenizer_is_refused(void **state) {
+    (void)state;
+    char path[] = "/tmp/tessera_test_ar_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    ArModel m;
+    Err err;
+    write_ar_checkpoint(path, "");
+    assert_int_equal(ar_model_open(&m, path, &err), -1);
+    assert_non_null(strstr(err.msg, path));
+    assert_non_null(strstr(err.msg, "names no tokenizer"));
+    write_ar_checkpoint(path, "runs/vq/ckpt.bin");
+    assert_int_equal(ar_model_open(&m, path, &err), 0);
+    assert_string_equal(m.tokenizer_path, "runs/vq/ckpt.bin");
+    assert_int_equal(m.shape.tokenizer_checksum, 0x1234abcd);
+    ar_model_close(&m);
+    unlink(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_target_aware_matches_pytorch),
@@ -671,6 +714,7 @@ int main(void) {
         cmocka_unit_test(test_shape_round_trip),
         cmocka_unit_test(test_shape_refusals),
         cmocka_unit_test(test_shape_refuses_overflowing_grid),
+        cmocka_unit_test(test_checkpoint_without_tokenizer_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
