@@ -273,8 +273,8 @@ if do_sample == "1" and sample:
     out += ["", "- Median of the calls per case (every call in ar_sample_runs.tsv). GFLOP/s are the FLOP model's "
             "forward FLOPs (uncached attention as computed) over the measured time.",
             "- Measured ÷ predicted below 1 means the cached sampler does fewer FLOPs per second than the uncached "
-            "one: its matrix products have one row per sequence instead of one per prefix slot, its attention is a "
-            "scalar loop rather than gemms, and the per-step work outside the model (drawing a code over K logits per "
+            "one: its matrix products have one row per sequence instead of one per prefix slot, its attention is "
+            "matrix-vector products over every cached key and value (memory-bound at long sequences), and the per-step work outside the model (drawing a code over K logits per "
             "row) is the same for both. Above 1, the uncached sampler loses time outside its FLOPs: it reallocates "
             "the activations for every new prefix length (gpt_forward), and the fresh pages fault in as system time."]
     for grid in ("7", "14"):
