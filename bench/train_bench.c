@@ -201,7 +201,7 @@ int main(int argc, char **argv) {
         TIME_MEDIAN(b_ln_f, reps, layernorm_forward(y, mean, rstd, x, w, w, BT, C));
         TIME_MEDIAN(b_ln_b, reps, layernorm_backward(y, dw, db, x, x, w, mean, rstd, BT, C));
         TIME_MEDIAN(b_gelu_f, reps, gelu_forward(hg, h, BT * 4 * C, GELU_ERF));
-        TIME_MEDIAN(b_gelu_b, reps, gelu_backward(dh, hg, h, BT * 4 * C, GELU_ERF));
+        TIME_MEDIAN(b_gelu_b, reps, gelu_backward(dh, GRAD_SET, dh, h, BT * 4 * C, GELU_ERF)); /* in place, as gpt.c */
         /* the bias broadcast + bias-gradient column sum of the fc layer (linear.c's loops,
          * copied here so they are timed without the gemm) */
         TIME_MEDIAN(b_bias, reps, {
@@ -213,7 +213,7 @@ int main(int argc, char **argv) {
         /* one fc layer, forward + backward, for the gemm share */
         TIME_MEDIAN(b_lin, reps, {
             linear_forward(h, x, W, bb, BT, C, 4 * C);
-            linear_backward(y, dW, bb, dh, x, W, BT, C, 4 * C);
+            linear_backward(y, GRAD_SET, dW, bb, dh, x, W, BT, C, 4 * C);
         });
         /* the attention's gemms alone (no softmax) at the same shapes */
         TIME_MEDIAN(b_att_gemm, reps, {
@@ -227,7 +227,9 @@ int main(int argc, char **argv) {
                                 out + b * T * C + hh * (C / NH), lo);
                 }
         });
-        /* every linear layer of the model, forward + backward (bias included), at its shape */
+        /* every linear layer of the model, forward + backward (bias included), at its shape and
+         * called as gpt.c calls it: proj and fcproj add onto the residual stream, and every
+         * input gradient is written over (GRAD_SET) */
         {
             float *lin_in = rand_buf(BT * 4 * C, &rr), *lin_out = rand_buf(BT * (V > 4 * C ? V : 4 * C), &rr);
             float *lin_din = rand_buf(BT * (V > 4 * C ? V : 4 * C), &rr), *lin_W = rand_buf(V * C > 4 * C * C ? V * C : 4 * C * C, &rr);
@@ -235,15 +237,18 @@ int main(int argc, char **argv) {
             const size_t shapes[4][2] = {{C, 3 * C}, {C, C}, {C, 4 * C}, {4 * C, C}};
             TIME_MEDIAN(b_lin_all, reps, {
                 for (int k = 0; k < 4; k++) {
-                    linear_forward(lin_out, lin_in, lin_W, bb, BT, shapes[k][0], shapes[k][1]);
-                    linear_backward(lin_din, lin_dW, bb, lin_out, lin_in, lin_W, BT, shapes[k][0], shapes[k][1]);
+                    if (shapes[k][1] == C) /* proj, fcproj */
+                        linear_forward_residual(lin_out, lin_out, lin_in, lin_W, bb, BT, shapes[k][0], C);
+                    else
+                        linear_forward(lin_out, lin_in, lin_W, bb, BT, shapes[k][0], shapes[k][1]);
+                    linear_backward(lin_din, GRAD_SET, lin_dW, bb, lin_out, lin_in, lin_W, BT, shapes[k][0], shapes[k][1]);
                 }
             });
             b_lin_all *= (double)L;
             double lm;
             TIME_MEDIAN(lm, reps, {
                 linear_forward(lin_out, lin_in, lin_W, NULL, BT, C, V);
-                linear_backward(lin_din, lin_dW, NULL, lin_out, lin_in, lin_W, BT, C, V);
+                linear_backward(lin_din, GRAD_SET, lin_dW, NULL, lin_out, lin_in, lin_W, BT, C, V);
             });
             b_lin_all += lm;
             float *cm = rand_buf(BT, &rr), *cs = rand_buf(BT, &rr);
@@ -253,7 +258,13 @@ int main(int argc, char **argv) {
                 crossentropy_forward(NULL, cm, cs, lin_out, tg2, NULL, -1, BT, V);
                 crossentropy_backward(lin_din, 1, lin_out, cm, cs, tg2, NULL, -1, BT, V);
             });
-            TIME_MEDIAN(b_memset, reps, memset(g.dacts, 0, g.acts_total * sizeof *g.dacts));
+            /* the zeroing gpt_zero_grad + gpt_backward still do: the gradients, and the
+             * qkv, residual-stream and logits gradients (one block's slots, as the step) */
+            TIME_MEDIAN(b_memset, reps, {
+                memset(g.grads, 0, n * sizeof *g.grads);
+                for (size_t l = 0; l < L; l++) memset(g.dacts, 0, BT * 3 * C * sizeof *g.dacts);
+                memset(g.dacts + BT * 3 * C, 0, BT * (C + V) * sizeof *g.dacts);
+            });
             free(lin_in), free(lin_out), free(lin_din), free(lin_W), free(lin_dW), free(cm), free(cs), free(tg2);
         }
         free(qkv), free(att), free(out), free(dqkv), free(scr), free(dout), free(x), free(y), free(mean), free(rstd);
@@ -289,7 +300,8 @@ int main(int argc, char **argv) {
             printf("  all linear layers fwd+bwd (gemms + bias loops) %.4f -> %.1f GFLOP/s\n", b_lin_all,
                    6.0 * n_mat * (double)BT / b_lin_all / 1e9);
             printf("  crossentropy fwd+bwd %.4f\n", b_ce);
-            printf("  memset of dacts (%zu floats, %.0f MB) %.4f\n", g.acts_total, g.acts_total * 4 / 1e6, b_memset);
+            printf("  zeroing: gradients + qkv, residual and logits gradients (%.0f MB) %.4f\n",
+                   (double)(n + L * BT * 3 * C + BT * (C + V)) * 4 / 1e6, b_memset);
             printf("  one fc linear fwd+bwd (3 gemms) %.4f -> %.1f GFLOP/s\n", b_lin,
                    3 * 2.0 * BT * C * 4 * C / b_lin / 1e9);
         }

@@ -30,6 +30,15 @@
 
 #include "fastmath.h"
 
+/* GCC's -march=native keeps to 256-bit vectors on AVX-512 machines unless told otherwise.
+ * GELU is arithmetic-bound (the polynomial, an exp and a division per element), and
+ * 512-bit vectors take its forward + backward in a GPT step from 0.029 to 0.021 s
+ * (train_bench --breakdown); on a machine without AVX-512 this asks for nothing. Not
+ * for every file: the LayerNorm rows got slower. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC target("prefer-vector-width=512")
+#endif
+
 static const scalar INV_SQRT2PI = (scalar)0.39894228040143267794;    /* 1/√(2π) */
 static const scalar SQRT_2_OVER_PI = (scalar)0.79788456080286535588; /* √(2/π) */
 static const scalar TANH_CUBIC = (scalar)0.044715;
@@ -81,19 +90,21 @@ void gelu_forward(scalar *out, const scalar *in, size_t n, GeluKind kind) {
     }
 }
 
-void gelu_backward(scalar *din, const scalar *dout, const scalar *in, size_t n, GeluKind kind) {
+/* gelu'(x). The loops below call it with `kind` fixed; GCC takes the branch out of the
+ * loop (-O3 unswitching), so each form's loop vectorizes on its own. */
+static inline scalar gelu_slope(scalar x, GeluKind kind) {
     if (kind == GELU_TANH) {
-        for (size_t i = 0; i < n; i++) {
-            scalar x = in[i], s = tanh_gate(x);
-            scalar du = SQRT_2_OVER_PI * (1 + 3 * TANH_CUBIC * x * x);
-            /* d/dx x·σ(2u) = σ + x·2σ(1 - σ)·du */
-            din[i] += (s + x * 2 * s * (1 - s) * du) * dout[i];
-        }
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            scalar x = in[i], gauss;
-            scalar cdf = normal_cdf(x, &gauss);
-            din[i] += (cdf + x * INV_SQRT2PI * gauss) * dout[i];
-        }
+        scalar s = tanh_gate(x);
+        scalar du = SQRT_2_OVER_PI * (1 + 3 * TANH_CUBIC * x * x);
+        return s + x * 2 * s * (1 - s) * du; /* d/dx x·σ(2u) = σ + x·2σ(1 - σ)·du */
     }
+    scalar gauss, cdf = normal_cdf(x, &gauss);
+    return cdf + x * INV_SQRT2PI * gauss;
+}
+
+void gelu_backward(scalar *din, GradWrite din_write, const scalar *dout, const scalar *in, size_t n, GeluKind kind) {
+    if (din_write == GRAD_SET)
+        for (size_t i = 0; i < n; i++) din[i] = gelu_slope(in[i], kind) * dout[i];
+    else
+        for (size_t i = 0; i < n; i++) din[i] += gelu_slope(in[i], kind) * dout[i];
 }

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include "grad_write.h"
 #include "scalar.h"
 
 typedef enum { GELU_ERF = 0, GELU_TANH = 1 } GeluKind;
@@ -18,8 +19,10 @@ void gelu_forward(scalar *out,       // (n)
                   const scalar *in,  // (n)
                   size_t n, GeluKind kind);
 
-/* din += gelu'(in) * dout */
+/* din += gelu'(in) * dout, or din = ... with din_write = GRAD_SET (grad_write.h). din
+ * may be dout (elementwise, in place): with GRAD_SET that spares a third buffer. */
 void gelu_backward(scalar *din,        // (n)
+                   GradWrite din_write,
                    const scalar *dout, // (n)
                    const scalar *in,   // (n)
                    size_t n, GeluKind kind);

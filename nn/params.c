@@ -24,9 +24,7 @@ void param_table_free(ParamTable *t) {
 
 scalar *param_table_alloc(const ParamTable *t) {
     size_t bytes = (t->total ? t->total : 1) * sizeof(scalar);
-    bytes = (bytes + 63) / 64 * 64;
-    scalar *p = aligned_alloc(64, bytes);
-    if (!p) p = xmalloc(bytes); /* aligned_alloc may refuse odd sizes on old libcs */
+    scalar *p = xmalloc_large(bytes);
     memset(p, 0, bytes);
     return p;
 }

@@ -15,7 +15,6 @@
 #include "../nn/layernorm.h"
 #include "../nn/linear.h"
 #include "../nn/qknorm.h"
-#include "../nn/residual.h"
 
 /* ------------------------------------------------------------------ parameters */
 
@@ -25,7 +24,7 @@ static const char *const BLOCK_NAMES[P_PER_BLOCK] = {"ln1w", "ln1b", "qkvw", "qk
 size_t gpt_training_bytes(const GptConfig *c, size_t T, size_t B) {
     double C = (double)c->width, L = (double)c->layers, rows = (double)position_rows(c) * (c->target_aware ? 2 : 1);
     double params = (double)c->vocab_in * C + rows * C + L * 12.0 * C * C + (double)c->vocab_out * C;
-    double per_token = L * (23.0 * C + (double)c->heads * (double)T) + 4.0 * C + (double)c->vocab_out;
+    double per_token = L * (21.0 * C + (double)c->heads * (double)T) + 4.0 * C + (double)c->vocab_out;
     double bytes = 4.0 * params * sizeof(float) + 2.0 * per_token * (double)T * (double)B * sizeof(float);
     return bytes > 1e18 ? (size_t)1e18 : (size_t)bytes;
 }
@@ -95,8 +94,8 @@ void gpt_init_weights(Gpt *g, uint64_t seed) {
 /* ------------------------------------------------------------------ activations */
 
 /* A_QKN, A_QKM, A_QKR (the QK-normalised qkv and its statistics) are empty without qk_norm. */
-enum { A_LN1, A_LN1M, A_LN1R, A_QKV, A_QKN, A_QKM, A_QKR, A_ATT, A_ATTY, A_PROJ, A_RES1, A_LN2, A_LN2M, A_LN2R, A_FCH,
-       A_FCG, A_FCP, A_RES2, A_PER_BLOCK };
+enum { A_LN1, A_LN1M, A_LN1R, A_QKV, A_QKN, A_QKM, A_QKR, A_ATT, A_ATTY, A_RES1, A_LN2, A_LN2M, A_LN2R, A_FCH, A_FCG,
+       A_RES2, A_PER_BLOCK };
 enum { A_ENC, A_LNF, A_LNFM, A_LNFR, A_LOGITS, A_CEMAX, A_CESUM, A_GLOBAL };
 
 typedef struct {
@@ -107,8 +106,7 @@ typedef struct {
 static ActSizes act_sizes(const GptConfig *c, size_t B, size_t T) {
     size_t BT = B * T, C = c->width, q = c->qk_norm ? 1 : 0;
     ActSizes s = {.block = {BT * C, BT, BT, BT * 3 * C, q * BT * 3 * C, q * BT * 2 * c->heads, q * BT * 2 * c->heads,
-                            B * c->heads * T * T, BT * C, BT * C, BT * C, BT * C, BT, BT, BT * 4 * C, BT * 4 * C, BT * C,
-                            BT * C},
+                            B * c->heads * T * T, BT * C, BT * C, BT * C, BT, BT, BT * 4 * C, BT * 4 * C, BT * C},
                   .global = {BT * C, BT * C, BT, BT, BT * c->vocab_out, BT, BT}};
     for (int i = 0; i < A_PER_BLOCK; i++) s.per_block += s.block[i];
     return s;
@@ -137,8 +135,8 @@ static void ensure_acts(Gpt *g, size_t B, size_t T) {
     free(g->acts);
     free(g->dacts);
     free(g->scratch);
-    g->acts = xmalloc(total * sizeof *g->acts);
-    g->dacts = xmalloc(total * sizeof *g->dacts);
+    g->acts = xmalloc_large(total * sizeof *g->acts);
+    g->dacts = xmalloc_large(total * sizeof *g->dacts);
     g->scratch = xmalloc(T * T * sizeof *g->scratch);
     g->acts_total = total;
     g->B = B;
@@ -202,9 +200,8 @@ scalar gpt_forward_batch(Gpt *g, const GptBatch *in) {
         scalar *w[P_PER_BLOCK];
         for (int p = 0; p < P_PER_BLOCK; p++) w[p] = gpt_param_at(g, P, block_param(c, l, p));
         scalar *ln1 = act(g, A, l, A_LN1), *qkv = act(g, A, l, A_QKV), *atty = act(g, A, l, A_ATTY);
-        scalar *proj = act(g, A, l, A_PROJ), *res1 = act(g, A, l, A_RES1), *ln2 = act(g, A, l, A_LN2);
-        scalar *fch = act(g, A, l, A_FCH), *fcg = act(g, A, l, A_FCG), *fcp = act(g, A, l, A_FCP);
-        scalar *res2 = act(g, A, l, A_RES2);
+        scalar *res1 = act(g, A, l, A_RES1), *ln2 = act(g, A, l, A_LN2);
+        scalar *fch = act(g, A, l, A_FCH), *fcg = act(g, A, l, A_FCG), *res2 = act(g, A, l, A_RES2);
         layernorm_forward(ln1, act(g, A, l, A_LN1M), act(g, A, l, A_LN1R), x, w[P_LN1W], w[P_LN1B], BT, C);
         linear_forward(qkv, ln1, w[P_QKVW], w[P_QKVB], BT, C, 3 * C);
         scalar *att_in = qkv;
@@ -213,13 +210,11 @@ scalar gpt_forward_batch(Gpt *g, const GptBatch *in) {
             qknorm_forward(att_in, act(g, A, l, A_QKM), act(g, A, l, A_QKR), qkv, BT, C, NH);
         }
         attention_forward(atty, act(g, A, l, A_ATT), att_in, mask, mask_per_sample, B, T, C, NH);
-        linear_forward(proj, atty, w[P_PROJW], w[P_PROJB], BT, C, C);
-        residual_forward(res1, x, proj, BT * C);
+        linear_forward_residual(res1, x, atty, w[P_PROJW], w[P_PROJB], BT, C, C); /* res1 = x + proj(atty) */
         layernorm_forward(ln2, act(g, A, l, A_LN2M), act(g, A, l, A_LN2R), res1, w[P_LN2W], w[P_LN2B], BT, C);
         linear_forward(fch, ln2, w[P_FCW], w[P_FCB], BT, C, 4 * C);
         gelu_forward(fcg, fch, BT * 4 * C, c->gelu);
-        linear_forward(fcp, fcg, w[P_FCPW], w[P_FCPB], BT, 4 * C, C);
-        residual_forward(res2, res1, fcp, BT * C);
+        linear_forward_residual(res2, res1, fcg, w[P_FCPW], w[P_FCPB], BT, 4 * C, C); /* res2 = res1 + fcproj(fcg) */
         x = res2;
     }
     scalar *lnf = global_act(g, A, A_LNF), *logits = global_act(g, A, A_LOGITS);
@@ -263,9 +258,9 @@ static scalar *zeroed_global(const Gpt *g, int which) {
  * copies and without zeroing those slots.
  *
  * The other gradients of a block are used only inside its backward, so every block
- * works in block 0's slots, each zeroed just before the pass that adds into it: at the
- * benchmark's shape 6 × 29 MB of zeroing, on memory still in cache from the block
- * before, where all 265 MB of dacts used to be zeroed up front. The rest of dacts
+ * works in block 0's slots. Most have one writer, which overwrites (GRAD_SET); only the
+ * qkv gradient, which attention backward adds into block by block, is zeroed first.
+ * (All 265 MB of dacts used to be zeroed up front at the benchmark's shape.) The rest of dacts
  * (blocks 1 to L-1; the (B,NH,T,T) probabilities' slot, whose gradient attention
  * backward keeps in g->scratch; the statistics) is never written, so never paged in. */
 void gpt_backward(Gpt *g) {
@@ -277,8 +272,8 @@ void gpt_backward(Gpt *g) {
     scalar *logits = global_act(g, A, A_LOGITS), *dlogits = zeroed_global(g, A_LOGITS);
     crossentropy_backward(dlogits, 1, logits, global_act(g, A, A_CEMAX), global_act(g, A, A_CESUM), g->targets, NULL,
                           -1, BT, c->vocab_out);
-    scalar *lnf = global_act(g, A, A_LNF), *dlnf = zeroed_global(g, A_LNF);
-    linear_backward(dlnf, gpt_param_at(g, G, tail_param(c, 2)), NULL, dlogits, lnf,
+    scalar *lnf = global_act(g, A, A_LNF), *dlnf = global_act(g, g->dacts, A_LNF);
+    linear_backward(dlnf, GRAD_SET, gpt_param_at(g, G, tail_param(c, 2)), NULL, dlogits, lnf,
                     gpt_param_at(g, P, tail_param(c, 2)), BT, C, c->vocab_out);
     size_t L = c->layers;
     scalar *x = L ? act(g, A, L - 1, A_RES2) : global_act(g, A, A_ENC);
@@ -297,17 +292,17 @@ void gpt_backward(Gpt *g) {
         scalar *ln1 = act(g, A, l, A_LN1);
 
         /* dx = d(res2) */
-        scalar *dfcg = zeroed_block(g, A_FCG);
-        linear_backward(dfcg, dw[P_FCPW], dw[P_FCPB], dx, fcg, w[P_FCPW], BT, 4 * C, C);
-        scalar *dfch = zeroed_block(g, A_FCH);
-        gelu_backward(dfch, dfcg, fch, BT * 4 * C, c->gelu);
-        scalar *dln2 = zeroed_block(g, A_LN2);
-        linear_backward(dln2, dw[P_FCW], dw[P_FCB], dfch, ln2, w[P_FCW], BT, C, 4 * C);
+        scalar *dfcg = act(g, g->dacts, 0, A_FCG);
+        linear_backward(dfcg, GRAD_SET, dw[P_FCPW], dw[P_FCPB], dx, fcg, w[P_FCPW], BT, 4 * C, C);
+        scalar *dfch = dfcg; /* in place: dfcg has no other reader */
+        gelu_backward(dfch, GRAD_SET, dfcg, fch, BT * 4 * C, c->gelu);
+        scalar *dln2 = act(g, g->dacts, 0, A_LN2);
+        linear_backward(dln2, GRAD_SET, dw[P_FCW], dw[P_FCB], dfch, ln2, w[P_FCW], BT, C, 4 * C);
         layernorm_backward(dx, dw[P_LN2W], dw[P_LN2B], dln2, res1, w[P_LN2W], act(g, A, l, A_LN2M),
                            act(g, A, l, A_LN2R), BT, C);
         /* dx = d(res1) */
-        scalar *datty = zeroed_block(g, A_ATTY);
-        linear_backward(datty, dw[P_PROJW], dw[P_PROJB], dx, atty, w[P_PROJW], BT, C, C);
+        scalar *datty = act(g, g->dacts, 0, A_ATTY);
+        linear_backward(datty, GRAD_SET, dw[P_PROJW], dw[P_PROJB], dx, atty, w[P_PROJW], BT, C, C);
         scalar *dqkv = zeroed_block(g, A_QKV);
         if (c->qk_norm) {
             scalar *dqkn = zeroed_block(g, A_QKN);
@@ -316,8 +311,8 @@ void gpt_backward(Gpt *g) {
         } else {
             attention_backward(dqkv, g->scratch, datty, qkv, act(g, A, l, A_ATT), B, T, C, NH);
         }
-        scalar *dln1 = zeroed_block(g, A_LN1);
-        linear_backward(dln1, dw[P_QKVW], dw[P_QKVB], dqkv, ln1, w[P_QKVW], BT, C, 3 * C);
+        scalar *dln1 = act(g, g->dacts, 0, A_LN1);
+        linear_backward(dln1, GRAD_SET, dw[P_QKVW], dw[P_QKVB], dqkv, ln1, w[P_QKVW], BT, C, 3 * C);
         layernorm_backward(dx, dw[P_LN1W], dw[P_LN1B], dln1, x_in, w[P_LN1W], act(g, A, l, A_LN1M),
                            act(g, A, l, A_LN1R), BT, C);
         /* dx = d(x_in): d(res2) of block l - 1, or of the embeddings */

@@ -103,14 +103,12 @@ const scalar *gpt_decode_step(const Gpt *g, GptCache *kc, const int32_t *inputs,
             att_in = kc->qkn;
         }
         attend(c, kc, l, att_in);
-        /* x += proj(y); x += fcproj(gelu(fc(ln2(x)))), the projections written to ln's slot */
-        linear_forward(kc->ln, kc->y, w[P_PROJW], w[P_PROJB], B, C, C);
-        for (size_t i = 0; i < B * C; i++) x[i] += kc->ln[i];
+        /* x += proj(y); x += fcproj(gelu(fc(ln2(x)))) */
+        linear_forward_residual(x, x, kc->y, w[P_PROJW], w[P_PROJB], B, C, C);
         layernorm_forward(kc->ln, mean, rstd, x, w[P_LN2W], w[P_LN2B], B, C);
         linear_forward(kc->h, kc->ln, w[P_FCW], w[P_FCB], B, C, 4 * C);
         gelu_forward(kc->h, kc->h, B * 4 * C, c->gelu);
-        linear_forward(kc->ln, kc->h, w[P_FCPW], w[P_FCPB], B, 4 * C, C);
-        for (size_t i = 0; i < B * C; i++) x[i] += kc->ln[i];
+        linear_forward_residual(x, x, kc->h, w[P_FCPW], w[P_FCPB], B, 4 * C, C);
     }
     layernorm_forward(kc->ln, mean, rstd, x, gpt_param_at(g, P, tail_param(c, 0)), gpt_param_at(g, P, tail_param(c, 1)),
                       B, C);

@@ -148,7 +148,7 @@ static void test_linear(void **state) {
         c.in = randn(c.N * c.C, 1), c.w = randn(c.OC * c.C, 0.5), c.b = randn(c.OC, 1);
         c.out = zeros(c.N * c.OC), c.R = randn(c.N * c.OC, 1);
         double *din = zeros(c.N * c.C), *dw = zeros(c.OC * c.C), *db = zeros(c.OC);
-        linear_backward(din, dw, c.bias ? db : NULL, c.R, c.in, c.w, c.N, c.C, c.OC);
+        linear_backward(din, GRAD_ADD, dw, c.bias ? db : NULL, c.R, c.in, c.w, c.N, c.C, c.OC);
         char layer[64];
         snprintf(layer, sizeof layer, "linear N%zu C%zu OC%zu%s", c.N, c.C, c.OC, c.bias ? "" : " nobias");
         fd_check(layer, "in", forward_linear, &c, c.out, c.R, c.N * c.OC, c.in, din, c.N * c.C);
@@ -224,7 +224,7 @@ static void test_gelu(void **state) {
         c.n = rng_range(40, 90), c.kind = (GeluKind)kind;
         c.in = randn(c.n, 3), c.out = zeros(c.n), c.R = randn(c.n, 1);
         double *din = zeros(c.n);
-        gelu_backward(din, c.R, c.in, c.n, c.kind);
+        gelu_backward(din, GRAD_ADD, c.R, c.in, c.n, c.kind);
         char layer[64];
         snprintf(layer, sizeof layer, "gelu (%s) n%zu", kind == GELU_ERF ? "erf" : "tanh", c.n);
         fd_check(layer, "in", forward_gelu, &c, c.out, c.R, c.n, c.in, din, c.n);

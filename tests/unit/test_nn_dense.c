@@ -138,18 +138,25 @@ static void test_linear(void **state) {
     check(fx, "linear", out, "out", N * OC, TOL_OUT);
     linear_forward(out, in, w, NULL, N, C, OC);
     check(fx, "linear", out, "out_nobias", N * OC, TOL_OUT);
-    linear_backward(din, dw, db, R, in, w, N, C, OC);
+    linear_backward(din, GRAD_ADD, dw, db, R, in, w, N, C, OC);
     check(fx, "linear", din, "din", N * C, TOL_GRAD);
     check(fx, "linear", dw, "dweight", OC * C, TOL_GRAD);
     check(fx, "linear", db, "dbias", OC, TOL_GRAD);
     float *din1 = fx_copy(fx, din, N * C), *dw1 = fx_copy(fx, dw, OC * C), *db1 = fx_copy(fx, db, OC);
-    linear_backward(din, dw, db, R, in, w, N, C, OC);
+    linear_backward(din, GRAD_ADD, dw, db, R, in, w, N, C, OC);
     check_doubled(fx, "linear din", din, din1, N * C);
     check_doubled(fx, "linear dweight", dw, dw1, OC * C);
     check_doubled(fx, "linear dbias", db, db1, OC);
     /* gradients passed as NULL are skipped; the others are the same */
-    linear_backward(NULL, dw1, NULL, R, in, w, N, C, OC);
+    linear_backward(NULL, GRAD_ADD, dw1, NULL, R, in, w, N, C, OC);
     assert_memory_equal(dw1, dw, OC * C * sizeof *dw);
+    /* GRAD_SET overwrites din (NaN before: never read) and still adds into dweight */
+    for (size_t i = 0; i < N * C; i++) din[i] = NAN;
+    float *added = fx_copy(fx, dw, OC * C);
+    linear_backward(din, GRAD_SET, dw, NULL, R, in, w, N, C, OC);
+    check(fx, "linear (GRAD_SET)", din, "din", N * C, TOL_GRAD);
+    for (size_t i = 0; i < OC * C; i++) added[i] = dw[i] - added[i];
+    check(fx, "linear (GRAD_SET)", added, "dweight", OC * C, TOL_GRAD);
     fx_free(fx);
 }
 
@@ -205,11 +212,15 @@ static void test_gelu(void **state) {
         const float *R = fx_f32(fx, forms[f].R, n);
         gelu_forward(out, in, n, forms[f].kind);
         check(fx, forms[f].layer, out, forms[f].out, n, TOL_OUT);
-        gelu_backward(din, R, in, n, forms[f].kind);
+        gelu_backward(din, GRAD_ADD, R, in, n, forms[f].kind);
         check(fx, forms[f].layer, din, forms[f].din, n, TOL_GRAD);
         float *once = fx_copy(fx, din, n);
-        gelu_backward(din, R, in, n, forms[f].kind);
+        gelu_backward(din, GRAD_ADD, R, in, n, forms[f].kind);
         check_doubled(fx, forms[f].layer, din, once, n);
+        for (size_t i = 0; i < n; i++) din[i] = NAN; /* GRAD_SET never reads din */
+        gelu_backward(din, GRAD_SET, R, in, n, forms[f].kind);
+        for (size_t i = 0; i < n; i++) /* equal values (0 + -0 is +0, so not the same bits) */
+            if (din[i] != once[i]) fail_msg("%s GRAD_SET: din[%zu] = %g, adding onto 0 gave %g", forms[f].layer, i, din[i], once[i]);
     }
     fx_free(fx);
 }
