@@ -11,7 +11,8 @@
  * parameters that take part in matrix products (the four block matrices and the lm head;
  * not the embeddings, which are lookups, nor norms and biases), and 12·L·T·C is the
  * attention's q·kᵀ and a·v, forward (4·T·C per token and layer) and backward (twice that),
- * counted over the full T×T score matrix because nn/attention.c computes all of it.
+ * counted over the full T×T score matrix, as PyTorch computes it (nn/attention.c skips most
+ * of the masked half, so this slightly overstates the work it does).
  * The last line is "RESULT key=value ..." for bench/run_train_bench.sh. */
 #include <math.h>
 #include <mpi.h>
