@@ -9,7 +9,7 @@
  * train: full RAR training steps at r = 1, every sample in a fresh uniform order (the
  * expensive case): Fisher–Yates and ar_sequence per sample, label dropout 0.1,
  * gpt_forward_batch with the causal mask, gpt_zero_grad, gpt_backward, [the MPI gradient
- * sum and 1/ranks scaling], clip_grad_norm 1.0 and adamw_step with the config's AdamW
+ * mean, dist_allreduce_mean], clip_grad_norm 1.0 and adamw_step with the config's AdamW
  * (lr 1e-3, betas 0.9/0.96, weight decay 0.03 on the matrices), as train/train_cmd.c does.
  * Random seeded codes and classes: the speed does not depend on their values. The step
  * time is the slowest rank's; the median over the timed steps is reported. FLOPs per step
@@ -213,11 +213,7 @@ static int bench_train(const Options *o, const Dist *d) {
         gpt_zero_grad(&g);
         gpt_backward(&g);
         double t3 = now_seconds();
-        if (ranks > 1) {
-            dist_allreduce_sum(g.grads, n);
-            float scale = 1.0f / (float)ranks;
-            for (size_t i = 0; i < n; i++) g.grads[i] *= scale;
-        }
+        dist_allreduce_mean(g.grads, n, ranks);
         clip_grad_norm(g.grads, n, GRAD_CLIP);
         adamw_step(g.params, m, v, g.grads, &g.table, &ac, LR, (long)step + 1);
         double t4 = now_seconds();

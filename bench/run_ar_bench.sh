@@ -68,31 +68,8 @@ make --no-print-directory all "$BIN" >/dev/null
 LOG=$OUT/ar_log.txt
 : >"$LOG"
 
-# Waits (up to IDLE_WAIT s) while a `tessera train` (or tessera-*, a build of it) runs.
-# After one wait runs out, the later runs do not wait again.
-GAVE_UP=0
-wait_idle() {
-    local waited=0
-    [ "$GAVE_UP" = 1 ] && return 0
-    while pgrep -f -- '(^|/)tessera[^/ ]* train' >/dev/null; do
-        if [ "$waited" -ge "$IDLE_WAIT" ]; then
-            echo "warning: a 'tessera train' is running; measuring anyway (the idle-cores column shows it)" >&2
-            GAVE_UP=1
-            break
-        fi
-        sleep 5
-        waited=$((waited + 5))
-    done
-}
-
-# idle cores over 1 s, from /proc/stat
-idle_cores() {
-    local a b
-    a=$(awk '/^cpu /{print $5+$6, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
-    sleep 1
-    b=$(awk '/^cpu /{print $5+$6, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
-    echo "$a $b" | awk -v n="$(nproc)" '{printf "%.2f", n * ($3 - $1) / ($4 - $2)}'
-}
+# shellcheck source=bench/idle.sh
+source bench/idle.sh
 
 # get KEY LINE: the value of KEY=... in a RESULT line
 get() { tr ' ' '\n' <<<"$2" | awk -F= -v k="$1" '$1 == k {print $2}'; }
@@ -105,7 +82,7 @@ printf 'time\ttool\tbatch\tidle_before\tstep_s\ttok_s\tgflops\tprep_s\tfwd_s\tbw
 train_run() {
     local tool=$1 line idle
     local args=(--steps "$STEPS" --warmup "$WARMUP")
-    wait_idle
+    wait_while_training
     idle=$(idle_cores)
     case $tool in
     tessera1) line=$(OPENBLAS_NUM_THREADS=1 "$BIN" train --batch 64 "${args[@]}" | tee -a "$LOG" | grep '^RESULT') ;;
@@ -141,7 +118,7 @@ sample_run() {
     local grid=$1 cfg=$2 cache=$3 images=$4 repeats=$5 line idle
     local args=(--grid "$grid" --cfg "$cfg" --images "$images" --repeats "$repeats" --warmup-images "$q_wimages")
     [ "$cache" = 0 ] && args+=(--no-cache)
-    wait_idle
+    wait_while_training
     idle=$(idle_cores)
     line=$(OPENBLAS_NUM_THREADS=1 "$BIN" sample "${args[@]}" | tee -a "$LOG" | grep '^RESULT')
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%H:%M:%S)" "$grid" "$(get N "$line")" \

@@ -64,29 +64,11 @@ find "$CORPUS" "$FMNIST_JPEG" -name '*.jpg' -print0 | xargs -0 cat >/dev/null
 RUNS=$OUT/runs.tsv
 printf 'case\tworkers\ttool\trepeat\timages\tseconds\timages_per_s\tself_reported_images_per_s\tcpu_seconds\tidle_cores_before\n' >"$RUNS"
 
-# How many cores sat idle over one second: other people's work on a shared machine
-# shows up here, and a 2-worker result means little when it is below 2.
-idle_cores() {
-    local a b
-    a=($(head -1 /proc/stat))
-    sleep 1
-    b=($(head -1 /proc/stat))
-    awk -v i0="$((a[4] + a[5]))" -v i1="$((b[4] + b[5]))" -v t0="$(IFS=+; echo "$((${a[*]:1}))")" -v t1="$(IFS=+; echo "$((${b[*]:1}))")" \
-        -v cores="$(nproc)" 'BEGIN { printf "%.2f", cores * (i1 - i0) / (t1 - t0) }'
-}
-
-# Before each repeat, waits (up to BENCH_IDLE_WAIT seconds, default 120) for the other
-# users of the machine to leave nearly all cores idle; sets IDLE to what it saw last.
-wait_for_idle() {
-    local waited=0 want
-    want=$(awk -v c="$(nproc)" 'BEGIN { print c - 0.1 }')
-    IDLE=$(idle_cores)
-    while awk -v i="$IDLE" -v w="$want" 'BEGIN { exit !(i < w) }' && [ "$waited" -lt "${BENCH_IDLE_WAIT:-120}" ]; do
-        sleep 4
-        waited=$((waited + 5))
-        IDLE=$(idle_cores)
-    done
-}
+# Before each repeat, wait_for_idle (bench/idle.sh) waits up to BENCH_IDLE_WAIT seconds
+# (default 120) for the other users of the machine to leave nearly all cores idle.
+IDLE_WAIT=${BENCH_IDLE_WAIT:-120}
+# shellcheck source=bench/idle.sh
+source bench/idle.sh
 
 # timed CMD...: runs CMD; sets RUN_OUT (its stdout), RUN_WALL (seconds, start to exit)
 # and RUN_CPU (user + system seconds of CMD and every child it waited for).

@@ -133,29 +133,8 @@ ENC_RUNS=$OUT/tokenize_encoder_runs.txt
 printf 'time\tcase\tworkers\trepeat\timages\tseconds\timages_per_s\tself_reported_images_per_s\tcpu_seconds\tcoordinator_cpu_s\tworkers_cpu_s\tidle_cores_before\n' >"$RUNS"
 : >"$ENC_RUNS"
 
-# How many cores sat idle over one second (as in run_bench.sh).
-idle_cores() {
-    local a b
-    a=$(awk '/^cpu /{print $5+$6, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
-    sleep 1
-    b=$(awk '/^cpu /{print $5+$6, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
-    echo "$a $b" | awk -v n="$(nproc)" '{printf "%.2f", n * ($3 - $1) / ($4 - $2)}'
-}
-
-# Waits (up to IDLE_WAIT s) until nearly all cores are idle; IDLE is what it saw last.
-wait_for_idle() {
-    local waited=0 want
-    want=$(awk -v c="$(nproc)" 'BEGIN { print c - 0.1 }')
-    IDLE=$(idle_cores)
-    while awk -v i="$IDLE" -v w="$want" 'BEGIN { exit !(i < w) }' && [ "$waited" -lt "$IDLE_WAIT" ]; do
-        sleep 4
-        waited=$((waited + 5))
-        IDLE=$(idle_cores)
-    done
-    if awk -v i="$IDLE" -v w="$want" 'BEGIN { exit !(i < w) }'; then
-        echo "warning: only $IDLE cores idle after ${IDLE_WAIT} s; measuring anyway (see idle_cores_before)" >&2
-    fi
-}
+# shellcheck source=bench/idle.sh
+source bench/idle.sh
 
 # timed CMD...: RUN_OUT (stdout), RUN_WALL (s, start to exit), RUN_CPU (user + system of
 # CMD and every child it waited for: the coordinator and its local workers).

@@ -32,23 +32,8 @@ OBJS="build/nn/*.o build/train/gpt.o build/train/dist.o $(ls build/core/*.o | gr
 cc -O3 -march=native -I. bench/train_bench.c $OBJS -o "$OUT/train_bench" -lopenblas \
     $(mpicc --showme:compile) $(mpicc --showme:link) -lm
 
-wait_idle() {
-    local waited=0
-    while pgrep -f "tessera train" >/dev/null; do
-        [ "$waited" -ge "$IDLE_WAIT" ] && { echo "warning: 'tessera train' still running; measuring anyway" >&2; break; }
-        sleep 5
-        waited=$((waited + 5))
-    done
-}
-
-# idle cores over 1 s, from /proc/stat
-idle_cores() {
-    local a b
-    a=$(awk '/^cpu /{print $5+$6, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
-    sleep 1
-    b=$(awk '/^cpu /{print $5+$6, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
-    echo "$a $b" | awk -v n="$(nproc)" '{printf "%.2f", n * ($3 - $1) / ($4 - $2)}'
-}
+# shellcheck source=bench/idle.sh
+source bench/idle.sh
 
 TSV=$OUT/train_runs.tsv
 [ -f "$TSV" ] || printf 'time\ttool\tseq\tbatch\twidth\tidle_before\tstep_s\ttok_s\tgflops\tpeak1024\tfwd_s\tbwd_s\tar_s\topt_s\n' >"$TSV"
@@ -57,7 +42,7 @@ TSV=$OUT/train_runs.tsv
 run() {
     local tool=$1 seq=$2 batch=$3 width=$4 line idle
     shift 4
-    wait_idle
+    wait_while_training
     idle=$(idle_cores)
     local args=(--seq "$seq" --batch "$batch" --width "$width" --steps "$STEPS" --warmup "$WARMUP" "$@")
     case $tool in
@@ -93,7 +78,7 @@ for r in $(seq 1 "$REPEATS"); do
     for tool in tessera1 tessera2 torch1 torch2 torch2b; do run "$tool" 64 32 256; done
 done
 # One run with the per-part breakdown (1 rank).
-wait_idle
+wait_while_training
 "$OUT/train_bench" --no-peak --breakdown --steps "$STEPS" --warmup "$WARMUP" >"$OUT/train_breakdown.txt"
 
 if [ "$SWEEP" = 1 ]; then

@@ -159,11 +159,7 @@ int main(int argc, char **argv) {
         gpt_zero_grad(&g);
         gpt_backward(&g);
         double t2 = now_seconds();
-        if (ranks > 1) {
-            dist_allreduce_sum(g.grads, n);
-            float scale = 1.0f / (float)ranks;
-            for (size_t i = 0; i < n; i++) g.grads[i] *= scale;
-        }
+        dist_allreduce_mean(g.grads, n, ranks);
         double t3 = now_seconds();
         clip_grad_norm(g.grads, n, 1.0);
         adamw_step(g.params, m, v, g.grads, &g.table, &ac, 3e-4, (long)s + 1);

@@ -30,6 +30,13 @@ void dist_allreduce_sum_double(double *buf, size_t n) {
     }
 }
 
+void dist_allreduce_mean(float *buf, size_t n, int ranks) {
+    if (ranks <= 1) return;
+    dist_allreduce_sum(buf, n);
+    float scale = 1.0f / (float)ranks;
+    for (size_t i = 0; i < n; i++) buf[i] *= scale;
+}
+
 double dist_sum(double v) {
     double out;
     MPI_Allreduce(&v, &out, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);

@@ -16,6 +16,9 @@ void dist_finalize(void);
 /* Sums buf over ranks, in place, in chunks below MPI's int count limit. */
 void dist_allreduce_sum(float *buf, size_t n);
 void dist_allreduce_sum_double(double *buf, size_t n);
+/* The mean of buf over ranks, in place: the data-parallel gradient (every rank's loss is
+ * the mean over its share of the batch). Nothing to do on one rank. */
+void dist_allreduce_mean(float *buf, size_t n, int ranks);
 double dist_sum(double v);
 double dist_max(double v);
 void dist_barrier(void);

@@ -75,7 +75,7 @@ typedef struct {
 scalar gpt_forward_batch(Gpt *g, const GptBatch *b);
 /* Bytes one rank needs to train B sequences of T tokens, estimated before anything is
  * allocated: parameters, gradients and AdamW's two moments, plus the activations and
- * their gradients (per token and layer about 23 C floats and heads·T attention
+ * their gradients (per token and layer about 21 C floats and heads·T attention
  * probabilities; plus the head and logits). */
 size_t gpt_training_bytes(const GptConfig *c, size_t T, size_t B);
 

@@ -212,12 +212,8 @@ static int train_loop(Run *r, Err *err) {
         float loss = rc == 0 ? r->model.step(&r->model, views, per_rank) : 0;
         store_read_end(&sr);
         if (rc != 0) break;
-        if (ranks > 1) {
-            dist_allreduce_sum(r->model.grads, n);
-            float scale = 1.0f / (float)ranks;
-            for (size_t i = 0; i < n; i++) r->model.grads[i] *= scale;
-            loss = (float)(dist_sum(loss) / (double)ranks);
-        }
+        dist_allreduce_mean(r->model.grads, n, ranks);
+        if (ranks > 1) loss = (float)(dist_sum(loss) / (double)ranks);
         if (nan_step && r->step + 1 == nan_step) loss = NAN;
         if (!isfinite(loss)) {
             rc = err_set(err, "step %llu: the loss is %s; stopping without saving (checkpoints in %s are intact; try a "

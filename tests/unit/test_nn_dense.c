@@ -138,6 +138,13 @@ static void test_linear(void **state) {
     check(fx, "linear", out, "out", N * OC, TOL_OUT);
     linear_forward(out, in, w, NULL, N, C, OC);
     check(fx, "linear", out, "out_nobias", N * OC, TOL_OUT);
+    /* onto a residual stream: out - residual is the layer's output, in place as well */
+    float *res = fx_copy(fx, R, N * OC), *sum = fx_zeros(fx, N * OC);
+    linear_forward_residual(sum, res, in, w, b, N, C, OC);
+    linear_forward_residual(res, res, in, w, b, N, C, OC);
+    assert_memory_equal(res, sum, N * OC * sizeof *sum);
+    for (size_t i = 0; i < N * OC; i++) sum[i] -= R[i];
+    check(fx, "linear (residual)", sum, "out", N * OC, TOL_OUT);
     linear_backward(din, GRAD_ADD, dw, db, R, in, w, N, C, OC);
     check(fx, "linear", din, "din", N * C, TOL_GRAD);
     check(fx, "linear", dw, "dweight", OC * C, TOL_GRAD);
