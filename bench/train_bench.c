@@ -197,8 +197,9 @@ int main(int argc, char **argv) {
         TIME_MEDIAN(b_att_b, reps, attention_backward(dqkv, scr, dout, qkv, att, Bl, T, C, NH));
         TIME_MEDIAN(b_ln_f, reps, layernorm_forward(y, mean, rstd, x, w, w, BT, C));
         TIME_MEDIAN(b_ln_b, reps, layernorm_backward(y, dw, db, x, x, w, mean, rstd, BT, C));
-        TIME_MEDIAN(b_gelu_f, reps, gelu_forward(hg, h, BT * 4 * C, GELU_ERF));
-        TIME_MEDIAN(b_gelu_b, reps, gelu_backward(dh, GRAD_SET, dh, h, BT * 4 * C, GELU_ERF)); /* in place, as gpt.c */
+        /* both in place, as gpt.c: h becomes the slope, dh the gradient of h */
+        TIME_MEDIAN(b_gelu_f, reps, gelu_forward_slope(hg, h, h, BT * 4 * C, GELU_ERF));
+        TIME_MEDIAN(b_gelu_b, reps, gelu_backward_slope(dh, GRAD_SET, dh, h, BT * 4 * C));
         /* the bias broadcast + bias-gradient column sum of the fc layer (linear.c's loops,
          * copied here so they are timed without the gemm) */
         TIME_MEDIAN(b_bias, reps, {

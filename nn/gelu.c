@@ -90,16 +90,25 @@ void gelu_forward(scalar *out, const scalar *in, size_t n, GeluKind kind) {
     }
 }
 
-/* gelu'(x). The loops below call it with `kind` fixed; GCC takes the branch out of the
+/* The gate of x (Φ(x), or σ(2u) for the tanh form; gelu(x) = x·gate) and gelu'(x) in
+ * *slope. The loops below call it with `kind` fixed; GCC takes the branch out of the
  * loop (-O3 unswitching), so each form's loop vectorizes on its own. */
-static inline scalar gelu_slope(scalar x, GeluKind kind) {
+static inline scalar gelu_gate(scalar x, GeluKind kind, scalar *slope) {
     if (kind == GELU_TANH) {
         scalar s = tanh_gate(x);
         scalar du = SQRT_2_OVER_PI * (1 + 3 * TANH_CUBIC * x * x);
-        return s + x * 2 * s * (1 - s) * du; /* d/dx x·σ(2u) = σ + x·2σ(1 - σ)·du */
+        *slope = s + x * 2 * s * (1 - s) * du; /* d/dx x·σ(2u) = σ + x·2σ(1 - σ)·du */
+        return s;
     }
     scalar gauss, cdf = normal_cdf(x, &gauss);
-    return cdf + x * INV_SQRT2PI * gauss;
+    *slope = cdf + x * INV_SQRT2PI * gauss;
+    return cdf;
+}
+
+static inline scalar gelu_slope(scalar x, GeluKind kind) {
+    scalar slope;
+    gelu_gate(x, kind, &slope);
+    return slope;
 }
 
 void gelu_backward(scalar *din, GradWrite din_write, const scalar *dout, const scalar *in, size_t n, GeluKind kind) {
@@ -107,4 +116,22 @@ void gelu_backward(scalar *din, GradWrite din_write, const scalar *dout, const s
         for (size_t i = 0; i < n; i++) din[i] = gelu_slope(in[i], kind) * dout[i];
     else
         for (size_t i = 0; i < n; i++) din[i] += gelu_slope(in[i], kind) * dout[i];
+}
+
+/* slope may be in: each element's slope is written after its input is read (GCC's
+ * aliasing check lets equal pointers take the vectorized loop). */
+void gelu_forward_slope(scalar *out, scalar *slope, const scalar *in, size_t n, GeluKind kind) {
+    for (size_t i = 0; i < n; i++) {
+        scalar x = in[i], d, gate = gelu_gate(x, kind, &d);
+        out[i] = x * gate;
+        slope[i] = d;
+    }
+}
+
+void gelu_backward_slope(scalar *din, GradWrite din_write, const scalar *dout, const scalar *slope, size_t n) {
+    if (din_write == GRAD_SET) {
+        for (size_t i = 0; i < n; i++) din[i] = slope[i] * dout[i];
+    } else {
+        for (size_t i = 0; i < n; i++) din[i] += slope[i] * dout[i];
+    }
 }

@@ -27,4 +27,22 @@ void gelu_backward(scalar *din,        // (n)
                    const scalar *in,   // (n)
                    size_t n, GeluKind kind);
 
+/* The same pair for a trainer that keeps only what backward needs. The forward also
+ * writes gelu'(in) to slope, where slope may be in: the pre-activation is then replaced
+ * by the derivative, which is all backward reads of it. Backward is then one multiply,
+ * not the polynomial and the exp again (a GPT step's GELU backward went from twice its
+ * forward's time to a memory pass; numbers in gelu.c). out and slope are the values
+ * gelu_forward and gelu_backward give, bit for bit. */
+void gelu_forward_slope(scalar *out,       // (n)
+                        scalar *slope,     // (n), may be in
+                        const scalar *in,  // (n)
+                        size_t n, GeluKind kind);
+
+/* din += slope * dout, or din = ... with GRAD_SET; din may be dout. */
+void gelu_backward_slope(scalar *din,          // (n)
+                         GradWrite din_write,
+                         const scalar *dout,   // (n)
+                         const scalar *slope,  // (n), from gelu_forward_slope
+                         size_t n);
+
 #endif

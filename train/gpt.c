@@ -93,7 +93,9 @@ void gpt_init_weights(Gpt *g, uint64_t seed) {
 
 /* ------------------------------------------------------------------ activations */
 
-/* A_QKN, A_QKM, A_QKR (the QK-normalised qkv and its statistics) are empty without qk_norm. */
+/* A_QKN, A_QKM, A_QKR (the QK-normalised qkv and its statistics) are empty without qk_norm.
+ * A_FCH holds the fc output until GELU reads it, then GELU's derivative there, which is
+ * all backward needs of it (gelu_forward_slope). */
 enum { A_LN1, A_LN1M, A_LN1R, A_QKV, A_QKN, A_QKM, A_QKR, A_ATT, A_ATTY, A_RES1, A_LN2, A_LN2M, A_LN2R, A_FCH, A_FCG,
        A_RES2, A_PER_BLOCK };
 enum { A_ENC, A_LNF, A_LNFM, A_LNFR, A_LOGITS, A_CEMAX, A_CESUM, A_GLOBAL };
@@ -213,7 +215,7 @@ scalar gpt_forward_batch(Gpt *g, const GptBatch *in) {
         linear_forward_residual(res1, x, atty, w[P_PROJW], w[P_PROJB], BT, C, C); /* res1 = x + proj(atty) */
         layernorm_forward(ln2, act(g, A, l, A_LN2M), act(g, A, l, A_LN2R), res1, w[P_LN2W], w[P_LN2B], BT, C);
         linear_forward(fch, ln2, w[P_FCW], w[P_FCB], BT, C, 4 * C);
-        gelu_forward(fcg, fch, BT * 4 * C, c->gelu);
+        gelu_forward_slope(fcg, fch, fch, BT * 4 * C, c->gelu); /* fch now holds gelu'(fch) */
         linear_forward_residual(res2, res1, fcg, w[P_FCPW], w[P_FCPB], BT, 4 * C, C); /* res2 = res1 + fcproj(fcg) */
         x = res2;
     }
@@ -295,7 +297,7 @@ void gpt_backward(Gpt *g) {
         scalar *dfcg = act(g, g->dacts, 0, A_FCG);
         linear_backward(dfcg, GRAD_SET, dw[P_FCPW], dw[P_FCPB], dx, fcg, w[P_FCPW], BT, 4 * C, C);
         scalar *dfch = dfcg; /* in place: dfcg has no other reader */
-        gelu_backward(dfch, GRAD_SET, dfcg, fch, BT * 4 * C, c->gelu);
+        gelu_backward_slope(dfch, GRAD_SET, dfcg, fch, BT * 4 * C); /* fch: the slope, from forward */
         scalar *dln2 = act(g, g->dacts, 0, A_LN2);
         linear_backward(dln2, GRAD_SET, dw[P_FCW], dw[P_FCB], dfch, ln2, w[P_FCW], BT, C, 4 * C);
         layernorm_backward(dx, dw[P_LN2W], dw[P_LN2B], dln2, res1, w[P_LN2W], act(g, A, l, A_LN2M),

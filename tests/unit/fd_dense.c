@@ -228,6 +228,12 @@ static void test_gelu(void **state) {
         char layer[64];
         snprintf(layer, sizeof layer, "gelu (%s) n%zu", kind == GELU_ERF ? "erf" : "tanh", c.n);
         fd_check(layer, "in", forward_gelu, &c, c.out, c.R, c.n, c.in, din, c.n);
+        /* the trainer's pair: forward keeps the slope, backward multiplies by it */
+        double *slope = zeros(c.n), *out = zeros(c.n), *din_slope = zeros(c.n);
+        gelu_forward_slope(out, slope, c.in, c.n, c.kind);
+        gelu_backward_slope(din_slope, GRAD_ADD, c.R, slope, c.n);
+        snprintf(layer, sizeof layer, "gelu slope (%s) n%zu", kind == GELU_ERF ? "erf" : "tanh", c.n);
+        fd_check(layer, "in", forward_gelu, &c, c.out, c.R, c.n, c.in, din_slope, c.n);
     }
 }
 

@@ -232,6 +232,42 @@ static void test_gelu(void **state) {
     fx_free(fx);
 }
 
+/* The trainer's pair: the forward keeps the slope (in place over its input, as gpt.c
+ * calls it) and the backward multiplies by it. Same values as the plain pair, bit for
+ * bit, so the fixture holds for it too. */
+static void test_gelu_slope(void **state) {
+    Fixture *fx = fx_load("dense_gelu.tsr");
+    const size_t n = 7 * 13;
+    const float *in = fx_f32(fx, "in", n);
+    const struct { GeluKind kind; const char *layer, *R, *out, *din; } forms[] = {
+        {GELU_ERF, "gelu slope (erf)", "R_erf", "out_erf", "din_erf"},
+        {GELU_TANH, "gelu slope (tanh)", "R_tanh", "out_tanh", "din_tanh"},
+    };
+    for (size_t f = 0; f < 2; f++) {
+        const float *R = fx_f32(fx, forms[f].R, n);
+        float *slope = fx_copy(fx, in, n), *out = fx_zeros(fx, n), *plain = fx_zeros(fx, n);
+        gelu_forward_slope(out, slope, slope, n, forms[f].kind);
+        check(fx, forms[f].layer, out, forms[f].out, n, TOL_OUT);
+        gelu_forward(plain, in, n, forms[f].kind);
+        for (size_t i = 0; i < n; i++)
+            if (out[i] != plain[i]) fail_msg("%s: out[%zu] = %g, gelu_forward gave %g", forms[f].layer, i, out[i], plain[i]);
+        float *din = fx_zeros(fx, n);
+        gelu_backward_slope(din, GRAD_ADD, R, slope, n);
+        check(fx, forms[f].layer, din, forms[f].din, n, TOL_GRAD);
+        gelu_backward(plain, GRAD_SET, R, in, n, forms[f].kind);
+        for (size_t i = 0; i < n; i++)
+            if (din[i] != plain[i]) fail_msg("%s: din[%zu] = %g, gelu_backward gave %g", forms[f].layer, i, din[i], plain[i]);
+        float *once = fx_copy(fx, din, n);
+        gelu_backward_slope(din, GRAD_ADD, R, slope, n);
+        check_doubled(fx, forms[f].layer, din, once, n);
+        float *dinout = fx_copy(fx, R, n); /* GRAD_SET in place, over the incoming gradient */
+        gelu_backward_slope(dinout, GRAD_SET, dinout, slope, n);
+        for (size_t i = 0; i < n; i++)
+            if (dinout[i] != once[i]) fail_msg("%s in place: din[%zu] = %g, not %g", forms[f].layer, i, dinout[i], once[i]);
+    }
+    fx_free(fx);
+}
+
 static void test_silu(void **state) {
     Fixture *fx = fx_load("dense_silu.tsr");
     const size_t n = 7 * 13;
@@ -465,6 +501,7 @@ int main(void) {
         cmocka_unit_test(test_embedding),
         cmocka_unit_test(test_layernorm),
         cmocka_unit_test(test_gelu),
+        cmocka_unit_test(test_gelu_slope),
         cmocka_unit_test(test_silu),
         cmocka_unit_test(test_crossentropy),
         cmocka_unit_test(test_dropout),
