@@ -90,42 +90,58 @@ void gelu_forward(scalar *out, const scalar *in, size_t n, GeluKind kind) {
     }
 }
 
-/* The gate of x (Φ(x), or σ(2u) for the tanh form; gelu(x) = x·gate) and gelu'(x) in
- * *slope. The loops below call it with `kind` fixed; GCC takes the branch out of the
- * loop (-O3 unswitching), so each form's loop vectorizes on its own. */
-static inline scalar gelu_gate(scalar x, GeluKind kind, scalar *slope) {
-    if (kind == GELU_TANH) {
-        scalar s = tanh_gate(x);
-        scalar du = SQRT_2_OVER_PI * (1 + 3 * TANH_CUBIC * x * x);
-        *slope = s + x * 2 * s * (1 - s) * du; /* d/dx x·σ(2u) = σ + x·2σ(1 - σ)·du */
-        return s;
-    }
+/* Each form's gate (Φ(x), or σ(2u) for the tanh form; gelu(x) = x·gate), and gelu'(x) in
+ * *slope. The loops below have one loop per form: with the form chosen inside the loop
+ * body, GCC 12 if-converted it and computed both forms for every element. */
+static inline scalar tanh_gate_slope(scalar x, scalar *slope) {
+    scalar s = tanh_gate(x);
+    scalar du = SQRT_2_OVER_PI * (1 + 3 * TANH_CUBIC * x * x);
+    *slope = s + x * 2 * s * (1 - s) * du; /* d/dx x·σ(2u) = σ + x·2σ(1 - σ)·du */
+    return s;
+}
+
+static inline scalar erf_gate_slope(scalar x, scalar *slope) {
     scalar gauss, cdf = normal_cdf(x, &gauss);
     *slope = cdf + x * INV_SQRT2PI * gauss;
     return cdf;
 }
 
-static inline scalar gelu_slope(scalar x, GeluKind kind) {
+static inline scalar tanh_slope(scalar x) {
     scalar slope;
-    gelu_gate(x, kind, &slope);
+    tanh_gate_slope(x, &slope);
+    return slope;
+}
+
+static inline scalar erf_slope(scalar x) {
+    scalar slope;
+    erf_gate_slope(x, &slope);
     return slope;
 }
 
 void gelu_backward(scalar *din, GradWrite din_write, const scalar *dout, const scalar *in, size_t n, GeluKind kind) {
-    if (din_write == GRAD_SET)
-        for (size_t i = 0; i < n; i++) din[i] = gelu_slope(in[i], kind) * dout[i];
+    if (kind == GELU_TANH && din_write == GRAD_SET)
+        for (size_t i = 0; i < n; i++) din[i] = tanh_slope(in[i]) * dout[i];
+    else if (kind == GELU_TANH)
+        for (size_t i = 0; i < n; i++) din[i] += tanh_slope(in[i]) * dout[i];
+    else if (din_write == GRAD_SET)
+        for (size_t i = 0; i < n; i++) din[i] = erf_slope(in[i]) * dout[i];
     else
-        for (size_t i = 0; i < n; i++) din[i] += gelu_slope(in[i], kind) * dout[i];
+        for (size_t i = 0; i < n; i++) din[i] += erf_slope(in[i]) * dout[i];
 }
 
 /* slope may be in: each element's slope is written after its input is read (GCC's
  * aliasing check lets equal pointers take the vectorized loop). */
 void gelu_forward_slope(scalar *out, scalar *slope, const scalar *in, size_t n, GeluKind kind) {
-    for (size_t i = 0; i < n; i++) {
-        scalar x = in[i], d, gate = gelu_gate(x, kind, &d);
-        out[i] = x * gate;
-        slope[i] = d;
-    }
+    if (kind == GELU_TANH)
+        for (size_t i = 0; i < n; i++) {
+            scalar x = in[i];
+            out[i] = x * tanh_gate_slope(x, &slope[i]);
+        }
+    else
+        for (size_t i = 0; i < n; i++) {
+            scalar x = in[i];
+            out[i] = x * erf_gate_slope(x, &slope[i]);
+        }
 }
 
 void gelu_backward_slope(scalar *din, GradWrite din_write, const scalar *dout, const scalar *slope, size_t n) {
