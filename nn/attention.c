@@ -106,15 +106,36 @@ static size_t run_end(const KeyRange *block, size_t bi, size_t nb) {
     return bj;
 }
 
+/* Rows' softmax loops run over whole vectors: a span is widened to a multiple of this
+ * many keys (inside the row) with -inf, which exp takes to exactly 0. A causal row's span
+ * has any length, and the loops' scalar tails cost more than the widened vector work:
+ * forward at T = 64, head size 32, 2.50 -> 2.25 ms per layer. */
+enum { SOFTMAX_PAD = 16 };
+
+/* [lo, hi) holding span s, widened to a multiple of SOFTMAX_PAD inside [0, T) (or all
+ * of it when the row is shorter). */
+static RowSpan padded_span(RowSpan s, size_t T) {
+    size_t padded = (s.hi - s.lo + SOFTMAX_PAD - 1) / SOFTMAX_PAD * SOFTMAX_PAD;
+    if (padded >= T) return (RowSpan){0, T, s.holes};
+    if (s.lo + padded <= T) return (RowSpan){s.lo, s.lo + padded, s.holes};
+    return (RowSpan){T - padded, T, s.holes}; /* holds the span: T - padded < s.lo */
+}
+
 /* One row of scores in place: softmax over the allowed keys of its span, 0 elsewhere. */
 static void softmax_row(scalar *row, const uint8_t *allow, RowSpan s, size_t T) {
-    for (size_t j = 0; j < s.lo; j++) row[j] = 0;
-    for (size_t j = s.hi; j < T; j++) row[j] = 0;
-    if (s.lo == s.hi) return;
-    scalar *x = row + s.lo;
-    size_t n = s.hi - s.lo;
-    if (s.holes) /* e^-inf = 0: a disallowed key gets probability 0 */
-        for (size_t j = 0; j < n; j++) x[j] = allow[s.lo + j] ? x[j] : -INFINITY;
+    if (s.lo == s.hi) {
+        for (size_t j = 0; j < T; j++) row[j] = 0;
+        return;
+    }
+    RowSpan p = padded_span(s, T);
+    for (size_t j = 0; j < p.lo; j++) row[j] = 0;
+    for (size_t j = p.hi; j < T; j++) row[j] = 0;
+    for (size_t j = p.lo; j < s.lo; j++) row[j] = -INFINITY; /* e^-inf = 0: probability 0 */
+    for (size_t j = s.hi; j < p.hi; j++) row[j] = -INFINITY;
+    if (s.holes) /* a disallowed key inside the span, likewise */
+        for (size_t j = s.lo; j < s.hi; j++) row[j] = allow[j] ? row[j] : -INFINITY;
+    scalar *x = row + p.lo;
+    size_t n = p.hi - p.lo;
     scalar max = vec_max(x, n); /* finite: the span's ends are allowed */
     for (size_t j = 0; j < n; j++) x[j] = fast_exp(x[j] - max);
     scalar inv = 1 / vec_sum(x, n);
