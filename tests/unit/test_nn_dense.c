@@ -206,6 +206,33 @@ static void test_layernorm(void **state) {
     fx_free(fx);
 }
 
+/* The trainer's pair: the forward keeps the slope (in place over its input, as gpt.c
+ * calls it) and the backward multiplies by it. The same values as the plain pair, bit
+ * for bit (plain_din: gelu_backward's din for R), so the fixture holds for it too. */
+static void check_slope_pair(Fixture *fx, const char *form, GeluKind kind, const float *in, const float *R, size_t n,
+                             const char *out_name, const char *din_name, const float *plain_din) {
+    char layer[32];
+    snprintf(layer, sizeof layer, "%s slope", form);
+    float *slope = fx_copy(fx, in, n), *out = fx_zeros(fx, n), *plain = fx_zeros(fx, n);
+    gelu_forward_slope(out, slope, slope, n, kind);
+    check(fx, layer, out, out_name, n, TOL_OUT);
+    gelu_forward(plain, in, n, kind);
+    for (size_t i = 0; i < n; i++)
+        if (out[i] != plain[i]) fail_msg("%s: out[%zu] = %g, gelu_forward gave %g", layer, i, out[i], plain[i]);
+    float *din = fx_zeros(fx, n);
+    gelu_backward_slope(din, GRAD_ADD, R, slope, n);
+    check(fx, layer, din, din_name, n, TOL_GRAD);
+    for (size_t i = 0; i < n; i++)
+        if (din[i] != plain_din[i]) fail_msg("%s: din[%zu] = %g, gelu_backward gave %g", layer, i, din[i], plain_din[i]);
+    gelu_backward_slope(din, GRAD_ADD, R, slope, n);
+    check_doubled(fx, layer, din, plain_din, n);
+    float *din_in_place = fx_copy(fx, R, n); /* GRAD_SET over the incoming gradient */
+    gelu_backward_slope(din_in_place, GRAD_SET, din_in_place, slope, n);
+    for (size_t i = 0; i < n; i++)
+        if (din_in_place[i] != plain_din[i])
+            fail_msg("%s in place: din[%zu] = %g, not %g", layer, i, din_in_place[i], plain_din[i]);
+}
+
 static void test_gelu(void **state) {
     Fixture *fx = fx_load("dense_gelu.tsr");
     const size_t n = 7 * 13;
@@ -228,42 +255,7 @@ static void test_gelu(void **state) {
         gelu_backward(din, GRAD_SET, R, in, n, forms[f].kind);
         for (size_t i = 0; i < n; i++) /* equal values (0 + -0 is +0, so not the same bits) */
             if (din[i] != once[i]) fail_msg("%s GRAD_SET: din[%zu] = %g, adding onto 0 gave %g", forms[f].layer, i, din[i], once[i]);
-    }
-    fx_free(fx);
-}
-
-/* The trainer's pair: the forward keeps the slope (in place over its input, as gpt.c
- * calls it) and the backward multiplies by it. Same values as the plain pair, bit for
- * bit, so the fixture holds for it too. */
-static void test_gelu_slope(void **state) {
-    Fixture *fx = fx_load("dense_gelu.tsr");
-    const size_t n = 7 * 13;
-    const float *in = fx_f32(fx, "in", n);
-    const struct { GeluKind kind; const char *layer, *R, *out, *din; } forms[] = {
-        {GELU_ERF, "gelu slope (erf)", "R_erf", "out_erf", "din_erf"},
-        {GELU_TANH, "gelu slope (tanh)", "R_tanh", "out_tanh", "din_tanh"},
-    };
-    for (size_t f = 0; f < 2; f++) {
-        const float *R = fx_f32(fx, forms[f].R, n);
-        float *slope = fx_copy(fx, in, n), *out = fx_zeros(fx, n), *plain = fx_zeros(fx, n);
-        gelu_forward_slope(out, slope, slope, n, forms[f].kind);
-        check(fx, forms[f].layer, out, forms[f].out, n, TOL_OUT);
-        gelu_forward(plain, in, n, forms[f].kind);
-        for (size_t i = 0; i < n; i++)
-            if (out[i] != plain[i]) fail_msg("%s: out[%zu] = %g, gelu_forward gave %g", forms[f].layer, i, out[i], plain[i]);
-        float *din = fx_zeros(fx, n);
-        gelu_backward_slope(din, GRAD_ADD, R, slope, n);
-        check(fx, forms[f].layer, din, forms[f].din, n, TOL_GRAD);
-        gelu_backward(plain, GRAD_SET, R, in, n, forms[f].kind);
-        for (size_t i = 0; i < n; i++)
-            if (din[i] != plain[i]) fail_msg("%s: din[%zu] = %g, gelu_backward gave %g", forms[f].layer, i, din[i], plain[i]);
-        float *once = fx_copy(fx, din, n);
-        gelu_backward_slope(din, GRAD_ADD, R, slope, n);
-        check_doubled(fx, forms[f].layer, din, once, n);
-        float *dinout = fx_copy(fx, R, n); /* GRAD_SET in place, over the incoming gradient */
-        gelu_backward_slope(dinout, GRAD_SET, dinout, slope, n);
-        for (size_t i = 0; i < n; i++)
-            if (dinout[i] != once[i]) fail_msg("%s in place: din[%zu] = %g, not %g", forms[f].layer, i, dinout[i], once[i]);
+        check_slope_pair(fx, forms[f].layer, forms[f].kind, in, R, n, forms[f].out, forms[f].din, once);
     }
     fx_free(fx);
 }
@@ -501,7 +493,6 @@ int main(void) {
         cmocka_unit_test(test_embedding),
         cmocka_unit_test(test_layernorm),
         cmocka_unit_test(test_gelu),
-        cmocka_unit_test(test_gelu_slope),
         cmocka_unit_test(test_silu),
         cmocka_unit_test(test_crossentropy),
         cmocka_unit_test(test_dropout),
