@@ -416,6 +416,10 @@ static int open_router(Coordinator *c, Err *err) {
 }
 
 static void shut_down(Coordinator *c) {
+    /* A worker whose HELLO is still queued (a small job can end before a remote worker's
+     * connection comes up) is taken in first, so that it gets the STOP below too rather
+     * than waiting out its --idle-timeout. */
+    if (c->router) receive_all(c);
     msg_begin(&c->msg, MSG_STOP, c->session);
     for (size_t i = 0; i < c->n_workers; i++)
         if (c->workers[i].alive) send_to(c, &c->workers[i], &c->msg, ZMQ_DONTWAIT);
@@ -444,7 +448,14 @@ static void shut_down(Coordinator *c) {
         waitpid(c->children[i], NULL, 0);
     }
     c->n_children = 0;
-    if (c->router) zmq_close(c->router);
+    if (c->router) {
+        /* The router lingers 0 (a dead peer must not hold up the end), but then a STOP still
+         * queued for a remote worker would be dropped at close, and that worker would wait
+         * out its --idle-timeout instead of leaving. Give the queue a bounded moment. */
+        int flush_ms = 1000;
+        zmq_setsockopt(c->router, ZMQ_LINGER, &flush_ms, sizeof flush_ms);
+        zmq_close(c->router);
+    }
     if (c->ctx) zmq_ctx_term(c->ctx);
     if (c->ipc_path[0]) unlink(c->ipc_path);
     for (size_t i = 0; i < c->window_size; i++) {

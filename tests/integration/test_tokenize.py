@@ -253,12 +253,17 @@ def test_remote_workers_only_give_the_same_codes(fm, tmp):
     """--workers 0: two `tessera worker --connect` processes over TCP on loopback do all the work."""
     tokenize(fm.ckpt, fm.train, "-o", tmp / "local")
     endpoint = f"tcp://127.0.0.1:{_free_port()}"
-    workers = [_popen("worker", "--connect", endpoint, "--idle-timeout", 60) for _ in range(2)]
+    workers = [_popen("worker", "--connect", endpoint, "--idle-timeout", 5) for _ in range(2)]
     try:
         p = tokenize(fm.ckpt, fm.train, "-o", tmp / "remote", "--workers", 0, "--bind", endpoint)
         assert p.returncode == 0, p.stderr
-        for w in workers:  # STOP ends them when the job is over
-            assert w.wait(timeout=30) == 0
+        # The job takes about 0.1 s, so the second worker's connection may come up after it
+        # ended (about 1 run in 10 started this way): that worker never hears of the job, and
+        # waits for a coordinator until its --idle-timeout. Every worker that took part is
+        # told STOP and exits 0; at least one did, since nothing else does the work.
+        ends = [(w.wait(timeout=30), w.stderr.read()) for w in workers]
+        assert all(rc == 0 or (rc == 1 and "no coordinator for" in err) for rc, err in ends), ends
+        assert any(rc == 0 for rc, _ in ends), ends
     finally:
         for w in workers:
             if w.poll() is None:
