@@ -9,8 +9,11 @@
 # Environment: TB_REPEATS (default 3) runs per main case, TB_STEPS (10) timed steps per
 # run, TB_WARMUP (3), TB_SWEEP (1; 0 skips the sweep), TB_SWEEP_REPEATS (3),
 # TB_SWEEP_TORCH (1; 0 = tessera only in the sweep), TB_IDLE_WAIT (600 s to wait for a
-# running `tessera train` to finish). Every run goes to bench/out/train_runs.tsv, the
-# tables to bench/out/train_results.md.
+# running `tessera train` to finish), TB_BLAS ("env detect": the OpenBLAS kernel settings
+# the main cases run under, each for both tools alike: "env" as the environment sets
+# OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, "detect" with both unset so OpenBLAS picks the
+# kernel for this CPU; the sweep and breakdown use the first). Every run goes to
+# bench/out/train_runs.tsv, the tables to bench/out/train_results.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
@@ -23,6 +26,8 @@ SWEEP=${TB_SWEEP:-1}
 SWEEP_REPEATS=${TB_SWEEP_REPEATS:-3}
 SWEEP_TORCH=${TB_SWEEP_TORCH:-1}
 IDLE_WAIT=${TB_IDLE_WAIT:-600}
+BLAS_MODES=${TB_BLAS:-env detect}
+MODE=${BLAS_MODES%% *}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 [ -x build/tessera ] || { echo "run 'make all' first" >&2; exit 1; }
@@ -36,7 +41,22 @@ cc -O3 -march=native -I. bench/train_bench.c $OBJS -o "$OUT/train_bench" -lopenb
 source bench/idle.sh
 
 TSV=$OUT/train_runs.tsv
-[ -f "$TSV" ] || printf 'time\ttool\tseq\tbatch\twidth\tidle_before\tstep_s\ttok_s\tgflops\tpeak1024\tfwd_s\tbwd_s\tar_s\topt_s\n' >"$TSV"
+HEADER='time\ttool\tseq\tbatch\twidth\tidle_before\tstep_s\ttok_s\tgflops\tpeak1024\tfwd_s\tbwd_s\tar_s\topt_s\tblas_mode\tblas_core\n'
+# A TSV from before the blas columns is set aside, not mixed with the new rows.
+if [ -f "$TSV" ] && ! head -1 "$TSV" | grep -q blas_mode; then mv "$TSV" "$TSV.old"; fi
+# shellcheck disable=SC2059
+[ -f "$TSV" ] || printf "$HEADER" >"$TSV"
+
+# blas MODE COMMAND...: runs the command under that OpenBLAS kernel setting (see TB_BLAS).
+blas() {
+    local mode=$1
+    shift
+    case $mode in
+    env) "$@" ;;
+    detect) env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$@" ;;
+    *) echo "TB_BLAS: unknown setting '$mode' (env, detect)" >&2; exit 2 ;;
+    esac
+}
 
 # run TOOL SEQ BATCH WIDTH [extra args...]: one run, appended to the TSV; prints step_s
 run() {
@@ -46,40 +66,46 @@ run() {
     idle=$(idle_cores)
     local args=(--seq "$seq" --batch "$batch" --width "$width" --steps "$STEPS" --warmup "$WARMUP" "$@")
     case $tool in
-    tessera1) line=$("$OUT/train_bench" "${args[@]}" | tee -a "$OUT/train_log.txt" | grep '^RESULT') ;;
-    tessera2) line=$(mpirun -np 2 --bind-to none "$OUT/train_bench" "${args[@]}" | tee -a "$OUT/train_log.txt" | grep '^RESULT') ;;
-    torch1) line=$(OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $PY bench/torch_gpt.py --threads 1 "${args[@]}" | tee -a "$OUT/train_log.txt" | grep '^RESULT') ;;
-    torch2b) line=$(OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=2 MKL_NUM_THREADS=1 $PY bench/torch_gpt.py --threads 1 "${args[@]}" | tee -a "$OUT/train_log.txt" | grep '^RESULT') ;;
-    torch2) line=$(OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 MKL_NUM_THREADS=2 $PY bench/torch_gpt.py --threads 2 "${args[@]}" | tee -a "$OUT/train_log.txt" | grep '^RESULT') ;;
+    tessera1) line=$(blas "$MODE" "$OUT/train_bench" "${args[@]}" | tee -a "$OUT/train_log.txt" | grep '^RESULT') ;;
+    tessera2) line=$(blas "$MODE" mpirun -np 2 --bind-to none "$OUT/train_bench" "${args[@]}" | tee -a "$OUT/train_log.txt" | grep '^RESULT') ;;
+    torch1) line=$(OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 blas "$MODE" $PY bench/torch_gpt.py --threads 1 "${args[@]}" | tee -a "$OUT/train_log.txt" | grep '^RESULT') ;;
+    torch2b) line=$(OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=2 MKL_NUM_THREADS=1 blas "$MODE" $PY bench/torch_gpt.py --threads 1 "${args[@]}" | tee -a "$OUT/train_log.txt" | grep '^RESULT') ;;
+    torch2) line=$(OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 MKL_NUM_THREADS=2 blas "$MODE" $PY bench/torch_gpt.py --threads 2 "${args[@]}" | tee -a "$OUT/train_log.txt" | grep '^RESULT') ;;
     esac
     get() { echo "$line" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k {print $2}'; }
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%H:%M:%S)" "$tool" "$seq" "$batch" \
-        "$width" "$idle" "$(get step_s)" "$(get tok_s)" "$(get gflops)" "$(get peak1024)" "$(get fwd_s)" \
-        "$(get bwd_s)" "$(get ar_s)" "$(get opt_s)" >>"$TSV"
-    echo "$(date -u +%H:%M:%S) $tool seq=$seq batch=$batch width=$width idle=$idle step_s=$(get step_s)" >&2
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%H:%M:%S)" "$tool" "$seq" \
+        "$batch" "$width" "$idle" "$(get step_s)" "$(get tok_s)" "$(get gflops)" "$(get peak1024)" "$(get fwd_s)" \
+        "$(get bwd_s)" "$(get ar_s)" "$(get opt_s)" "$MODE" "$(get blas_core)" >>"$TSV"
+    echo "$(date -u +%H:%M:%S) $tool [$MODE: $(get blas_core)] seq=$seq batch=$batch width=$width idle=$idle" \
+        "step_s=$(get step_s)" >&2
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
-# col TOOL SEQ BATCH WIDTH COLUMN SINCE: median of that column over this invocation's runs
+# col TOOL SEQ BATCH WIDTH COLUMN: median of that column over this invocation's runs
+# under the kernel setting $MODE; allruns: their step times
 START=$(date -u +%H:%M:%S)
 col() {
-    awk -F'\t' -v t="$1" -v s="$2" -v b="$3" -v w="$4" -v c="$5" -v since="$START" \
-        'NR > 1 && $1 >= since && $2 == t && $3 == s && $4 == b && $5 == w {print $c}' "$TSV" | median
+    awk -F'\t' -v t="$1" -v s="$2" -v b="$3" -v w="$4" -v c="$5" -v since="$START" -v m="$MODE" \
+        'NR > 1 && $1 >= since && $2 == t && $3 == s && $4 == b && $5 == w && $15 == m {print $c}' "$TSV" | median
 }
 allruns() {
-    awk -F'\t' -v t="$1" -v s="$2" -v b="$3" -v w="$4" -v since="$START" \
-        'NR > 1 && $1 >= since && $2 == t && $3 == s && $4 == b && $5 == w {printf "%s%s", sep, $7; sep=", "}' "$TSV"
+    awk -F'\t' -v t="$1" -v s="$2" -v b="$3" -v w="$4" -v since="$START" -v m="$MODE" \
+        'NR > 1 && $1 >= since && $2 == t && $3 == s && $4 == b && $5 == w && $15 == m {printf "%s%s", sep, $7; sep=", "}' "$TSV"
 }
+core_of() { awk -F'\t' -v since="$START" -v m="$MODE" 'NR > 1 && $1 >= since && $15 == m {print $16}' "$TSV" | sort -u | paste -sd/; }
 
 : >"$OUT/train_log.txt"
-# Main cases: the four tools take turns, REPEATS rounds.
-for r in $(seq 1 "$REPEATS"); do
-    for tool in tessera1 tessera2 torch1 torch2 torch2b; do run "$tool" 64 32 256; done
+# Main cases: the tools take turns, REPEATS rounds, under each kernel setting.
+for MODE in $BLAS_MODES; do
+    for r in $(seq 1 "$REPEATS"); do
+        for tool in tessera1 tessera2 torch1 torch2 torch2b; do run "$tool" 64 32 256; done
+    done
 done
+MODE=${BLAS_MODES%% *}
 # One run with the per-part breakdown (1 rank).
 wait_while_training
-"$OUT/train_bench" --no-peak --breakdown --steps "$STEPS" --warmup "$WARMUP" >"$OUT/train_breakdown.txt"
+blas "$MODE" "$OUT/train_bench" --no-peak --breakdown --steps "$STEPS" --warmup "$WARMUP" >"$OUT/train_breakdown.txt"
 
 if [ "$SWEEP" = 1 ]; then
     # Tokens per step held at 2048: batch 32/8/2 at sequence 64/256/1024.
@@ -96,6 +122,10 @@ if [ "$SWEEP" = 1 ]; then
 fi
 
 {
+  for MODE in $BLAS_MODES; do
+    echo
+    echo "OpenBLAS kernel setting '$MODE' (kernel: $(core_of)):"
+    echo
     echo "| case | step s (median) | tokens/s | GFLOP/s | PyTorch 1 thread / this | PyTorch best on 2 cores / this | runs (s) |"
     echo "|---|---:|---:|---:|---:|---:|---|"
     p1=$(col torch1 64 32 256 7)
@@ -116,7 +146,11 @@ fi
     echo "tessera 1 rank parts (median s): forward $(col tessera1 64 32 256 11), backward $(col tessera1 64 32 256 12)," \
         "clip+adamw $(col tessera1 64 32 256 14); 2 ranks: forward $(col tessera2 64 32 256 11), backward" \
         "$(col tessera2 64 32 256 12), allreduce $(col tessera2 64 32 256 13), clip+adamw $(col tessera2 64 32 256 14)"
+  done
+    MODE=${BLAS_MODES%% *}
     if [ "$SWEEP" = 1 ]; then
+        echo
+        echo "sweep under the kernel setting '$MODE' ($(core_of)):"
         echo
         echo "| sweep | tessera 1 rank step s | GFLOP/s | PyTorch 1 thread step s | GFLOP/s | tessera/PyTorch |"
         echo "|---|---:|---:|---:|---:|---:|"

@@ -14,6 +14,7 @@ own kernels on 1 thread, OpenBLAS on 2), which is the fastest on 2 cores. The at
 "RESULT key=value ..." for the script.
 """
 import argparse
+import ctypes
 import math
 import os
 import statistics
@@ -22,6 +23,17 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+
+def openblas_core():
+    """The OpenBLAS kernel family this process runs (OPENBLAS_CORETYPE or OpenBLAS's own
+    detection), asked of the library torch loaded; '?' if torch's BLAS is not OpenBLAS."""
+    try:
+        lib = ctypes.CDLL("libopenblas.so.0")
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        return lib.openblas_get_corename().decode()
+    except (OSError, AttributeError):
+        return "?"
 
 
 class Block(nn.Module):
@@ -139,12 +151,12 @@ def main():
     gflops = flops / step / 1e9
     peak = 0.0 if a.no_peak else sgemm_rate(1024, 1024, 1024, False)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, attention {'sdpa' if sdpa else 'explicit'}, "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, OpenBLAS kernel {openblas_core()}")
     print(f"config: vocab {V}, layers {L}, width {C}, heads {a.heads}, seq {T}, batch {B}; parameters {n}")
     print(f"step time median {step:.4f} s (min {min(times):.4f}, max {max(times):.4f}); loss {loss.item():.4f}")
     print(f"tokens/s {B * T / step:.0f}, achieved {gflops:.2f} GFLOP/s; torch.matmul 1024^3 {peak:.1f} GFLOP/s")
     print(f"RESULT threads={a.threads} seq={T} batch={B} width={C} layers={L} params={n} step_s={step:.5f} "
-          f"tok_s={B * T / step:.1f} gflops={gflops:.3f} peak1024={peak:.2f}")
+          f"tok_s={B * T / step:.1f} gflops={gflops:.3f} peak1024={peak:.2f} blas_core={openblas_core()}")
 
 
 if __name__ == "__main__":

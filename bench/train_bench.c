@@ -34,6 +34,8 @@
 #include "median.h"
 
 void openblas_set_num_threads(int);
+/* The kernel family OpenBLAS runs: OPENBLAS_CORETYPE if set, else its own detection. */
+char *openblas_get_corename(void);
 
 
 static float *rand_buf(size_t n, Rng *r) {
@@ -271,8 +273,8 @@ int main(int argc, char **argv) {
 
     if (rank0) {
         printf("config: vocab %zu, layers %zu, width %zu, heads %zu, mlp %zu, seq %zu, global batch %zu (%zu per rank), "
-               "ranks %d, fp32, AdamW, causal mask\n",
-               V, L, C, NH, 4 * C, T, B, Bl, ranks);
+               "ranks %d, fp32, AdamW, causal mask; OpenBLAS kernel %s\n",
+               V, L, C, NH, 4 * C, T, B, Bl, ranks, openblas_get_corename());
         printf("parameters: %zu (%.3f M); in matrix products (block matrices + lm head): %.0f\n", n, n / 1e6, n_mat);
         printf("FLOPs/step = B*T*(6*N_mat + 12*L*T*C) = %.2f GFLOP\n", flops_per_step / 1e9);
         printf("warm-up %d, timed %d steps; loss at last step %.4f\n", warmup, steps, loss);
@@ -304,9 +306,9 @@ int main(int argc, char **argv) {
                    3 * 2.0 * BT * C * 4 * C / b_lin / 1e9);
         }
         printf("RESULT ranks=%d seq=%zu batch=%zu width=%zu layers=%zu params=%zu step_s=%.5f tok_s=%.1f gflops=%.3f "
-               "peak1024=%.2f peak_qkv=%.2f fwd_s=%.5f bwd_s=%.5f ar_s=%.5f opt_s=%.5f att_s=%.5f ln_s=%.5f gelu_s=%.5f\n",
+               "peak1024=%.2f peak_qkv=%.2f fwd_s=%.5f bwd_s=%.5f ar_s=%.5f opt_s=%.5f att_s=%.5f ln_s=%.5f gelu_s=%.5f blas_core=%s\n",
                ranks, T, B, C, L, n, step, tok_s, gflops, peak1024, peak_qkv, fwd, bwd, ar, opt,
-               (b_att_f + b_att_b) * L, (b_ln_f + b_ln_b) * 2 * L, (b_gelu_f + b_gelu_b) * L);
+               (b_att_f + b_att_b) * L, (b_ln_f + b_ln_b) * 2 * L, (b_gelu_f + b_gelu_b) * L, openblas_get_corename());
         fflush(stdout);
     }
     free(ts), free(t_fwd), free(t_bwd), free(t_ar), free(t_opt);
