@@ -17,7 +17,9 @@
  * probabilities. A probability that is exactly 0 (masked, or underflowed) contributes
  * nothing to any gradient, so leaving it out changes no result.
  *
- * The row loops (max, exp, sums) are the vectorizable ones of nn/fastmath.h. */
+ * The row loops (max, exp, sums) are the vectorizable ones of nn/fastmath.h. The
+ * products go to nn/headgemm.h's register tiles when the head size is a multiple of its
+ * vector (16 floats), to BLAS otherwise. */
 #include "attention.h"
 
 #include <assert.h>
@@ -26,6 +28,7 @@
 
 #include "../core/xalloc.h"
 #include "fastmath.h"
+#include "headgemm.h"
 
 /* Rows per gemm block. Measured (train_bench --breakdown, head size 32, causal, seconds
  * per step for 6 layers' attention forward + backward, on a busy machine): T = 64:
@@ -142,15 +145,68 @@ static void softmax_row(scalar *row, const uint8_t *allow, RowSpan s, size_t T) 
     for (size_t j = 0; j < n; j++) x[j] *= inv;
 }
 
+/* The products of one block of rows, on views of the packed qkv (row stride ld) and of
+ * (T,T) probability matrices: headgemm's tiles where the head size suits them, with the
+ * keys (or values) of the current head packed transposed once per head; BLAS otherwise. */
+typedef struct {
+    size_t T, HS, ld, stride; /* stride: the packed rows' */
+    int tiles;
+    scalar *packed; /* (HS, stride): kᵀ or vᵀ of the current head, tiles only */
+} Products;
+
+static Products products_init(size_t T, size_t C, size_t NH) {
+    Products pr = {.T = T, .HS = C / NH, .ld = 3 * C, .tiles = headgemm_fits(C / NH)};
+    pr.stride = headgemm_packed_stride(T);
+    pr.packed = pr.tiles ? xmalloc(pr.HS * pr.stride * sizeof *pr.packed) : NULL;
+    return pr;
+}
+
+/* The head's keys or values y (T rows of HS) transposed, for products_x_yt. */
+static void products_pack(Products *pr, const scalar *y) {
+    if (pr->tiles) headgemm_pack_t(pr->packed, pr->stride, y, pr->ld, pr->T, pr->HS);
+}
+
+/* s (m, n; row stride T) = alpha · x (m, HS; row stride ldx) · y[klo, klo + n)ᵀ, y the
+ * rows last given to products_pack. */
+static void products_x_yt(const Products *pr, scalar *s, scalar alpha, const scalar *x, size_t ldx, const scalar *y,
+                          size_t klo, size_t m, size_t n) {
+    if (pr->tiles)
+        headgemm_a_bt(s, pr->T, alpha, x, ldx, pr->packed + klo, pr->stride, m, n, pr->HS);
+    else
+        cblas_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_int(m), blas_int(n), blas_int(pr->HS), alpha, x,
+                   blas_int(ldx), y + klo * pr->ld, blas_int(pr->ld), 0, s, blas_int(pr->T));
+}
+
+/* c (m, HS; ldc) = [c +] alpha · p (m, n; row stride T) · y (n, HS; row stride ld). */
+static void products_p_y(const Products *pr, scalar *c, size_t ldc, int accumulate, scalar alpha, const scalar *p,
+                         const scalar *y, size_t m, size_t n) {
+    if (pr->tiles)
+        headgemm_p_x(c, ldc, accumulate, alpha, p, pr->T, y, pr->ld, m, n, pr->HS);
+    else
+        cblas_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(m), blas_int(pr->HS), blas_int(n), alpha, p,
+                   blas_int(pr->T), y, blas_int(pr->ld), accumulate ? 1 : 0, c, blas_int(ldc));
+}
+
+/* c (n, HS; row stride ld) += alpha · pᵀ (n, m) · x (m, HS; row stride ldx), p (m, n; row
+ * stride T). */
+static void products_pt_x(const Products *pr, scalar *c, scalar alpha, const scalar *p, const scalar *x, size_t ldx,
+                          size_t m, size_t n) {
+    if (pr->tiles)
+        headgemm_pt_x(c, pr->ld, alpha, p, pr->T, x, ldx, m, n, pr->HS);
+    else
+        cblas_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, blas_int(n), blas_int(pr->HS), blas_int(m), alpha, p,
+                   blas_int(pr->T), x, blas_int(ldx), 1, c, blas_int(pr->ld));
+}
+
 void attention_forward(scalar *out, scalar *att, const scalar *qkv, const uint8_t *mask, int mask_per_sample,
                        size_t B, size_t T, size_t C, size_t NH) {
     assert(NH > 0 && C % NH == 0);
     const size_t HS = C / NH;
-    const int t = blas_int(T), hs = blas_int(HS), ld_qkv = blas_int(3 * C), ld_out = blas_int(C);
     const scalar scale = 1 / sqrt((scalar)HS);
     const size_t nb = n_blocks(T);
     RowSpan *span = xmalloc((T ? T : 1) * sizeof *span);
     KeyRange *block = xmalloc((nb ? nb : 1) * sizeof *block);
+    Products pr = products_init(T, C, NH);
     for (size_t b = 0; b < B; b++) {
         const uint8_t *m = mask ? mask + (mask_per_sample ? b * T * T : 0) : NULL;
         if (b == 0 || mask_per_sample) mask_spans(span, block, m, T);
@@ -158,25 +214,24 @@ void attention_forward(scalar *out, scalar *att, const scalar *qkv, const uint8_
             const scalar *q = qkv + b * T * 3 * C + h * HS, *k = q + C, *v = q + 2 * C;
             scalar *a = att + (b * NH + h) * T * T;
             scalar *o = out + b * T * C + h * HS;
+            products_pack(&pr, k);
             for (size_t bi = 0, bj; bi < nb; bi = bj) {
                 bj = run_end(block, bi, nb);
                 const size_t r0 = bi * ATT_ROW_BLOCK, r1 = bj * ATT_ROW_BLOCK < T ? bj * ATT_ROW_BLOCK : T;
-                const size_t klo = block[bi].lo, khi = block[bi].hi;
-                const int rows = blas_int(r1 - r0), keys = blas_int(khi - klo);
+                const size_t klo = block[bi].lo, keys = block[bi].hi - klo, rows = r1 - r0;
                 scalar *ab = a + r0 * T + klo;
                 if (keys) /* a[rows, keys] = scale · q[rows] (rows,HS) · k[keys]ᵀ (HS,keys) */
-                    cblas_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, keys, hs, scale, q + r0 * 3 * C, ld_qkv,
-                               k + klo * 3 * C, ld_qkv, 0, ab, t);
+                    products_x_yt(&pr, ab, scale, q + r0 * 3 * C, 3 * C, k, klo, rows, keys);
                 for (size_t i = r0; i < r1; i++) softmax_row(a + i * T, m ? m + i * T : NULL, span[i], T);
                 if (keys) /* o[rows] (rows,HS) = a[rows, keys] · v[keys] (keys,HS) */
-                    cblas_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hs, keys, 1, ab, t, v + klo * 3 * C,
-                               ld_qkv, 0, o + r0 * C, ld_out);
+                    products_p_y(&pr, o + r0 * C, C, 0, 1, ab, v + klo * 3 * C, rows, keys);
                 else /* no row of the block sees a key */
                     for (size_t i = r0; i < r1; i++)
                         for (size_t c = 0; c < HS; c++) o[i * C + c] = 0;
             }
         }
     }
+    free(pr.packed);
     free(span);
     free(block);
 }
@@ -185,10 +240,10 @@ void attention_backward(scalar *dqkv, scalar *scratch, const scalar *dout, const
                         size_t B, size_t T, size_t C, size_t NH) {
     assert(NH > 0 && C % NH == 0);
     const size_t HS = C / NH;
-    const int t = blas_int(T), hs = blas_int(HS), ld_qkv = blas_int(3 * C), ld_out = blas_int(C);
     const scalar scale = 1 / sqrt((scalar)HS);
     const size_t nb = n_blocks(T);
     KeyRange *block = xmalloc((nb ? nb : 1) * sizeof *block);
+    Products pr = products_init(T, C, NH);
     for (size_t b = 0; b < B; b++) {
         for (size_t h = 0; h < NH; h++) {
             const size_t at = b * T * 3 * C + h * HS;
@@ -197,35 +252,32 @@ void attention_backward(scalar *dqkv, scalar *scratch, const scalar *dout, const
             const scalar *a = att + (b * NH + h) * T * T;
             const scalar *dout_h = dout + b * T * C + h * HS;
             nonzero_blocks(block, a, T);
+            products_pack(&pr, v);
             for (size_t bi = 0, bj; bi < nb; bi = bj) {
                 bj = run_end(block, bi, nb);
                 const size_t r0 = bi * ATT_ROW_BLOCK, r1 = bj * ATT_ROW_BLOCK < T ? bj * ATT_ROW_BLOCK : T;
-                const size_t klo = block[bi].lo, khi = block[bi].hi;
-                if (khi == klo) continue; /* all probabilities 0: no gradient */
-                const int rows = blas_int(r1 - r0), keys = blas_int(khi - klo);
+                const size_t klo = block[bi].lo, keys = block[bi].hi - klo, rows = r1 - r0;
+                if (!keys) continue; /* all probabilities 0: no gradient */
                 const scalar *ab = a + r0 * T + klo, *dout_b = dout_h + r0 * C;
                 scalar *ds = scratch + r0 * T + klo; /* gradient of the probabilities, then of the scores */
                 /* dv[keys] (keys,HS) += a[rows, keys]ᵀ · dout[rows] (rows,HS) */
-                cblas_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, keys, hs, rows, 1, ab, t, dout_b, ld_out, 1,
-                           dv + klo * 3 * C, ld_qkv);
+                products_pt_x(&pr, dv + klo * 3 * C, 1, ab, dout_b, C, rows, keys);
                 /* da[rows, keys] = dout[rows] (rows,HS) · v[keys]ᵀ (HS,keys) */
-                cblas_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, keys, hs, 1, dout_b, ld_out, v + klo * 3 * C,
-                           ld_qkv, 0, ds, t);
+                products_x_yt(&pr, ds, 1, dout_b, C, v, klo, rows, keys);
                 /* softmax backward, row by row: ds = a ⊙ (da - Σ_j a·da). Where a = 0
                  * (outside a row's span, masked, empty rows) ds comes out 0. */
-                for (size_t i = 0; i < r1 - r0; i++) {
+                for (size_t i = 0; i < rows; i++) {
                     const scalar *ar = ab + i * T;
                     scalar *dr = ds + i * T;
-                    scalar dot = vec_dot(ar, dr, (size_t)keys);
-                    for (size_t j = 0; j < (size_t)keys; j++) dr[j] = ar[j] * (dr[j] - dot);
+                    scalar dot = vec_dot(ar, dr, keys);
+                    for (size_t j = 0; j < keys; j++) dr[j] = ar[j] * (dr[j] - dot);
                 }
                 /* dq[rows] += scale · ds (rows,keys) · k[keys];  dk[keys] += scale · dsᵀ (keys,rows) · q[rows] */
-                cblas_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hs, keys, scale, ds, t, k + klo * 3 * C,
-                           ld_qkv, 1, dq + r0 * 3 * C, ld_qkv);
-                cblas_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, keys, hs, rows, scale, ds, t, q + r0 * 3 * C,
-                           ld_qkv, 1, dk + klo * 3 * C, ld_qkv);
+                products_p_y(&pr, dq + r0 * 3 * C, 3 * C, 1, scale, ds, k + klo * 3 * C, rows, keys);
+                products_pt_x(&pr, dk + klo * 3 * C, scale, ds, q + r0 * 3 * C, 3 * C, rows, keys);
             }
         }
     }
+    free(pr.packed);
     free(block);
 }

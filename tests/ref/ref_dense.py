@@ -277,13 +277,35 @@ def attention_blocks(outdir):
             save(f"{outdir}/dense_attention_T{Ts}_{name}.tsr", tensors)
 
 
+# Head sizes that are whole vectors of 16 floats take nn/headgemm.c's register tiles
+# instead of BLAS: 32 (two vectors, the benchmark's) and 80 (a tile of four vectors and
+# one of one), over several row blocks and key tiles.
+WIDE_HEAD_SHAPES = [(2, 70, 2, 32), (2, 33, 1, 80)]  # batch, tokens, heads, head size
+
+
+def attention_wide_heads(outdir):
+    for shape in WIDE_HEAD_SHAPES:
+        Bs, Ts, NHs, HSs = shape
+        for name, mask in block_masks(Ts).items():
+            qkv = randn(Bs, Ts, 3 * NHs * HSs, scale=0.5)
+            m = None if mask is None else (mask if mask.dim() == 3 else mask.expand(Bs, Ts, Ts)).unsqueeze(1)
+            out, att = attention_ref(qkv, m, shape=shape)
+            R = grads_of(out)
+            tensors = {"shape": torch.tensor(shape, dtype=torch.int32), "qkv": qkv, "R": R, "out": out, "att": att,
+                       "dqkv": qkv.grad}
+            if mask is not None:
+                tensors["mask"] = mask.to(torch.int32)
+            tensors["per_sample"] = torch.tensor([int(mask is not None and mask.dim() == 3)], dtype=torch.int32)
+            save(f"{outdir}/dense_attention_T{Ts}_hs{HSs}_{name}.tsr", tensors)
+
+
 def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else "tests/out/ref"
     os.makedirs(outdir, exist_ok=True)
     torch.manual_seed(20240601)
-    # (attention_blocks last: a maker added before another would change that one's draws)
+    # (new makers go last: a maker added before another would change that one's draws)
     for make in (linear, embedding, layernorm, activations, crossentropy, dropout, residual, attention,
-                 attention_blocks):
+                 attention_blocks, attention_wide_heads):
         make(outdir)
 
 

@@ -420,14 +420,15 @@ static void random_mask(uint8_t *m, size_t T, double p, size_t lo, size_t hi) {
 }
 
 /* T over several of attention.c's 32-row blocks, whose keys it computes only as far as
- * the mask needs: B 2, 2 heads of 4, the masks of ref_dense.py's block_masks. shared:
+ * the mask needs: B 2, 2 heads of HS (4: BLAS; 8 and 24, whole vectors of 8 doubles:
+ * nn/headgemm.c's tiles), the masks of ref_dense.py's block_masks. shared:
  * random with holes, every row seeing some key; at T > 64 rows 32..63 see only keys
  * [16, 48). per_sample: random, some rows seeing only themselves, one seeing nothing; at
  * T > 64 sample 1's second block is self-only and its third sees nothing. */
-static void run_attention_blocks(const char *kind, size_t T, uint64_t seed) {
+static void run_attention_blocks(const char *kind, size_t T, size_t HS, uint64_t seed) {
     rng_seed(seed);
     AttentionCase c = {0};
-    c.B = 2, c.T = T, c.NH = 2, c.C = 2 * 4;
+    c.B = 2, c.T = T, c.NH = 2, c.C = 2 * HS;
     uint8_t *mask = (uint8_t *)zeros(2 * T * T); /* (as bytes) */
     if (strcmp(kind, "causal") == 0) {
         attention_causal_mask(mask, T);
@@ -465,14 +466,19 @@ static void test_attention_causal(void **state) { run_attention("causal", 0, 10)
 static void test_attention_shared(void **state) { run_attention("shared", 0, 11); }
 static void test_attention_per_sample(void **state) { run_attention("per_sample", 0, 12); }
 static void test_attention_qknorm(void **state) { run_attention("causal", 1, 13); }
-static void test_attention_T70_causal(void **state) { run_attention_blocks("causal", 70, 14); }
-static void test_attention_T70_none(void **state) { run_attention_blocks("none", 70, 15); }
-static void test_attention_T70_shared(void **state) { run_attention_blocks("shared", 70, 16); }
-static void test_attention_T70_per_sample(void **state) { run_attention_blocks("per_sample", 70, 17); }
-static void test_attention_T33_causal(void **state) { run_attention_blocks("causal", 33, 18); }
-static void test_attention_T33_none(void **state) { run_attention_blocks("none", 33, 19); }
-static void test_attention_T33_shared(void **state) { run_attention_blocks("shared", 33, 20); }
-static void test_attention_T33_per_sample(void **state) { run_attention_blocks("per_sample", 33, 21); }
+static void test_attention_T70_causal(void **state) { run_attention_blocks("causal", 70, 4, 14); }
+static void test_attention_T70_none(void **state) { run_attention_blocks("none", 70, 4, 15); }
+static void test_attention_T70_shared(void **state) { run_attention_blocks("shared", 70, 4, 16); }
+static void test_attention_T70_per_sample(void **state) { run_attention_blocks("per_sample", 70, 4, 17); }
+static void test_attention_T33_causal(void **state) { run_attention_blocks("causal", 33, 4, 18); }
+static void test_attention_T33_none(void **state) { run_attention_blocks("none", 33, 4, 19); }
+static void test_attention_T33_shared(void **state) { run_attention_blocks("shared", 33, 4, 20); }
+static void test_attention_T33_per_sample(void **state) { run_attention_blocks("per_sample", 33, 4, 21); }
+static void test_attention_hs8_causal(void **state) { run_attention_blocks("causal", 70, 8, 22); }
+static void test_attention_hs8_shared(void **state) { run_attention_blocks("shared", 70, 8, 23); }
+static void test_attention_hs8_per_sample(void **state) { run_attention_blocks("per_sample", 70, 8, 24); }
+static void test_attention_hs24_none(void **state) { run_attention_blocks("none", 33, 24, 25); }
+static void test_attention_hs24_per_sample(void **state) { run_attention_blocks("per_sample", 33, 24, 26); }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
@@ -497,6 +503,11 @@ int main(void) {
         cmocka_unit_test_teardown(test_attention_T33_none, free_bufs),
         cmocka_unit_test_teardown(test_attention_T33_shared, free_bufs),
         cmocka_unit_test_teardown(test_attention_T33_per_sample, free_bufs),
+        cmocka_unit_test_teardown(test_attention_hs8_causal, free_bufs),
+        cmocka_unit_test_teardown(test_attention_hs8_shared, free_bufs),
+        cmocka_unit_test_teardown(test_attention_hs8_per_sample, free_bufs),
+        cmocka_unit_test_teardown(test_attention_hs24_none, free_bufs),
+        cmocka_unit_test_teardown(test_attention_hs24_per_sample, free_bufs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

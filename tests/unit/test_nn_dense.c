@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "../../nn/attention.h"
+#include "../../nn/headgemm.h"
 #include "../../nn/crossentropy.h"
 #include "../../nn/dropout.h"
 #include "../../nn/embedding.h"
@@ -452,6 +453,20 @@ static void run_attention_blocks(const char *kind, size_t T) {
     run_attention_fixture(file, layer, kind, 0, 2, T, 2, 4);
 }
 
+/* Head sizes of whole 16-float vectors, which take nn/headgemm.c's tiles instead of BLAS
+ * (ref_dense.py, attention_wide_heads): B 2, T tokens, NH heads of HS. */
+static void run_attention_wide(const char *kind, size_t T, size_t NH, size_t HS) {
+    char file[64], layer[64];
+    snprintf(file, sizeof file, "dense_attention_T%zu_hs%zu_%s.tsr", T, HS, kind);
+    snprintf(layer, sizeof layer, "attention (T%zu HS%zu %s)", T, HS, kind);
+    Fixture *fx = fx_load(file);
+    const int32_t *shape = fx_i32(fx, "shape", 4);
+    assert_true(shape[0] == 2 && shape[1] == (int32_t)T && shape[2] == (int32_t)NH && shape[3] == (int32_t)HS);
+    fx_free(fx);
+    assert_true(headgemm_fits(HS));
+    run_attention_fixture(file, layer, kind, 0, 2, T, NH, HS);
+}
+
 /* Scores far beyond float's exp range: the softmax must shift by the row maximum and
  * come out uniform, not inf/inf (scores +1800) or 0/0 (scores -1800). */
 static void test_attention_large_scores(void **state) {
@@ -486,6 +501,14 @@ static void test_attention_T33_causal(void **state) { run_attention_blocks("caus
 static void test_attention_T33_none(void **state) { run_attention_blocks("none", 33); }
 static void test_attention_T33_shared(void **state) { run_attention_blocks("shared", 33); }
 static void test_attention_T33_per_sample(void **state) { run_attention_blocks("per_sample", 33); }
+static void test_attention_hs32_causal(void **state) { run_attention_wide("causal", 70, 2, 32); }
+static void test_attention_hs32_none(void **state) { run_attention_wide("none", 70, 2, 32); }
+static void test_attention_hs32_shared(void **state) { run_attention_wide("shared", 70, 2, 32); }
+static void test_attention_hs32_per_sample(void **state) { run_attention_wide("per_sample", 70, 2, 32); }
+static void test_attention_hs80_causal(void **state) { run_attention_wide("causal", 33, 1, 80); }
+static void test_attention_hs80_none(void **state) { run_attention_wide("none", 33, 1, 80); }
+static void test_attention_hs80_shared(void **state) { run_attention_wide("shared", 33, 1, 80); }
+static void test_attention_hs80_per_sample(void **state) { run_attention_wide("per_sample", 33, 1, 80); }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
@@ -510,6 +533,14 @@ int main(void) {
         cmocka_unit_test(test_attention_T33_none),
         cmocka_unit_test(test_attention_T33_shared),
         cmocka_unit_test(test_attention_T33_per_sample),
+        cmocka_unit_test(test_attention_hs32_causal),
+        cmocka_unit_test(test_attention_hs32_none),
+        cmocka_unit_test(test_attention_hs32_shared),
+        cmocka_unit_test(test_attention_hs32_per_sample),
+        cmocka_unit_test(test_attention_hs80_causal),
+        cmocka_unit_test(test_attention_hs80_none),
+        cmocka_unit_test(test_attention_hs80_shared),
+        cmocka_unit_test(test_attention_hs80_per_sample),
         cmocka_unit_test(test_attention_large_scores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
