@@ -59,6 +59,19 @@ void headgemm_pack_t(scalar *xt, size_t stride, const scalar *x, size_t ldx, siz
     }
 }
 
+/* TILE(R, V) for a tile of `vecs` vectors: a full one (tile_rows(vecs) rows) or one row. */
+#define DISPATCH(TILE, vecs, full)                                                                                     \
+    switch ((vecs) + ((full) ? 0 : TILE_VECS)) {                                                                       \
+    case 1: TILE(8, 1); break;                                                                                         \
+    case 2: TILE(8, 2); break;                                                                                         \
+    case 3: TILE(4, 3); break;                                                                                         \
+    case 4: TILE(4, 4); break;                                                                                         \
+    case 5: TILE(1, 1); break;                                                                                         \
+    case 6: TILE(1, 2); break;                                                                                         \
+    case 7: TILE(1, 3); break;                                                                                         \
+    default: TILE(1, 4); break;                                                                                        \
+    }
+
 /* c[r][0, cols) = alpha · Σ_d a[r][d] · bt[d][0, cols), r < R, cols <= V·LANES: the
  * columns past cols are computed (bt is padded) but not stored. */
 INLINE void a_bt_tile(scalar *c, size_t ldc, scalar alpha, const scalar *a, size_t lda, const scalar *bt,
@@ -92,16 +105,7 @@ void headgemm_a_bt(scalar *c, size_t ldc, scalar alpha, const scalar *a, size_t 
         size_t cols = n - j < TILE_VECS * LANES ? n - j : TILE_VECS * LANES, vecs = (cols + LANES - 1) / LANES;
         for (size_t i = 0; i < m;) {
             const int full = m - i >= tile_rows(vecs);
-            switch (vecs + (full ? 0 : TILE_VECS)) {
-            case 1: A_BT_TILE(8, 1); break;
-            case 2: A_BT_TILE(8, 2); break;
-            case 3: A_BT_TILE(4, 3); break;
-            case 4: A_BT_TILE(4, 4); break;
-            case 5: A_BT_TILE(1, 1); break;
-            case 6: A_BT_TILE(1, 2); break;
-            case 7: A_BT_TILE(1, 3); break;
-            default: A_BT_TILE(1, 4); break;
-            }
+            DISPATCH(A_BT_TILE, vecs, full);
             i += full ? tile_rows(vecs) : 1;
         }
     }
@@ -137,16 +141,7 @@ static void p_x(scalar *c, size_t ldc, int accumulate, scalar alpha, const scala
         size_t vecs = (hs - d) / LANES < TILE_VECS ? (hs - d) / LANES : TILE_VECS;
         for (size_t i = 0; i < m;) {
             const int full = m - i >= tile_rows(vecs);
-            switch (vecs + (full ? 0 : TILE_VECS)) {
-            case 1: P_X_TILE(8, 1); break;
-            case 2: P_X_TILE(8, 2); break;
-            case 3: P_X_TILE(4, 3); break;
-            case 4: P_X_TILE(4, 4); break;
-            case 5: P_X_TILE(1, 1); break;
-            case 6: P_X_TILE(1, 2); break;
-            case 7: P_X_TILE(1, 3); break;
-            default: P_X_TILE(1, 4); break;
-            }
+            DISPATCH(P_X_TILE, vecs, full);
             i += full ? tile_rows(vecs) : 1;
         }
     }

@@ -261,11 +261,12 @@ def block_masks(T):
             "per_sample": per_sample}
 
 
-def attention_blocks(outdir):
-    for shape in BLOCK_SHAPES:
+def save_attention_cases(outdir, shapes, scale, file_name):
+    """One fixture per shape and block_masks kind; file_name(T, HS, kind) names it."""
+    for shape in shapes:
         Bs, Ts, NHs, HSs = shape
         for name, mask in block_masks(Ts).items():
-            qkv = randn(Bs, Ts, 3 * NHs * HSs, scale=1.5)
+            qkv = randn(Bs, Ts, 3 * NHs * HSs, scale=scale)
             m = None if mask is None else (mask if mask.dim() == 3 else mask.expand(Bs, Ts, Ts)).unsqueeze(1)
             out, att = attention_ref(qkv, m, shape=shape)
             R = grads_of(out)
@@ -274,7 +275,11 @@ def attention_blocks(outdir):
             if mask is not None:
                 tensors["mask"] = mask.to(torch.int32)
             tensors["per_sample"] = torch.tensor([int(mask is not None and mask.dim() == 3)], dtype=torch.int32)
-            save(f"{outdir}/dense_attention_T{Ts}_{name}.tsr", tensors)
+            save(f"{outdir}/{file_name(Ts, HSs, name)}", tensors)
+
+
+def attention_blocks(outdir):
+    save_attention_cases(outdir, BLOCK_SHAPES, 1.5, lambda T, HS, kind: f"dense_attention_T{T}_{kind}.tsr")
 
 
 # Head sizes that are whole vectors of 16 floats take nn/headgemm.c's register tiles
@@ -284,19 +289,7 @@ WIDE_HEAD_SHAPES = [(2, 70, 2, 32), (2, 33, 1, 80)]  # batch, tokens, heads, hea
 
 
 def attention_wide_heads(outdir):
-    for shape in WIDE_HEAD_SHAPES:
-        Bs, Ts, NHs, HSs = shape
-        for name, mask in block_masks(Ts).items():
-            qkv = randn(Bs, Ts, 3 * NHs * HSs, scale=0.5)
-            m = None if mask is None else (mask if mask.dim() == 3 else mask.expand(Bs, Ts, Ts)).unsqueeze(1)
-            out, att = attention_ref(qkv, m, shape=shape)
-            R = grads_of(out)
-            tensors = {"shape": torch.tensor(shape, dtype=torch.int32), "qkv": qkv, "R": R, "out": out, "att": att,
-                       "dqkv": qkv.grad}
-            if mask is not None:
-                tensors["mask"] = mask.to(torch.int32)
-            tensors["per_sample"] = torch.tensor([int(mask is not None and mask.dim() == 3)], dtype=torch.int32)
-            save(f"{outdir}/dense_attention_T{Ts}_hs{HSs}_{name}.tsr", tensors)
+    save_attention_cases(outdir, WIDE_HEAD_SHAPES, 0.5, lambda T, HS, kind: f"dense_attention_T{T}_hs{HS}_{kind}.tsr")
 
 
 def main():
