@@ -27,7 +27,11 @@ SWEEP_REPEATS=${TB_SWEEP_REPEATS:-3}
 SWEEP_TORCH=${TB_SWEEP_TORCH:-1}
 IDLE_WAIT=${TB_IDLE_WAIT:-600}
 BLAS_MODES=${TB_BLAS:-env detect}
-MODE=${BLAS_MODES%% *}
+for m in $BLAS_MODES; do
+    case $m in env | detect) ;; *) echo "TB_BLAS: unknown setting '$m' (env, detect)" >&2; exit 2 ;; esac
+done
+FIRST_MODE=${BLAS_MODES%% *} # the sweep's and the breakdown's
+MODE=$FIRST_MODE
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 [ -x build/tessera ] || { echo "run 'make all' first" >&2; exit 1; }
@@ -51,11 +55,7 @@ if [ -f "$TSV" ] && ! head -1 "$TSV" | grep -q blas_mode; then mv "$TSV" "$TSV.o
 blas() {
     local mode=$1
     shift
-    case $mode in
-    env) "$@" ;;
-    detect) env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$@" ;;
-    *) echo "TB_BLAS: unknown setting '$mode' (env, detect)" >&2; exit 2 ;;
-    esac
+    if [ "$mode" = detect ]; then env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$@"; else "$@"; fi
 }
 
 # run TOOL SEQ BATCH WIDTH [extra args...]: one run, appended to the TSV; prints step_s
@@ -102,7 +102,7 @@ for MODE in $BLAS_MODES; do
         for tool in tessera1 tessera2 torch1 torch2 torch2b; do run "$tool" 64 32 256; done
     done
 done
-MODE=${BLAS_MODES%% *}
+MODE=$FIRST_MODE
 # One run with the per-part breakdown (1 rank).
 wait_while_training
 blas "$MODE" "$OUT/train_bench" --no-peak --breakdown --steps "$STEPS" --warmup "$WARMUP" >"$OUT/train_breakdown.txt"
@@ -122,32 +122,32 @@ if [ "$SWEEP" = 1 ]; then
 fi
 
 {
-  for MODE in $BLAS_MODES; do
-    echo
-    echo "OpenBLAS kernel setting '$MODE' (kernel: $(core_of)):"
-    echo
-    echo "| case | step s (median) | tokens/s | GFLOP/s | PyTorch 1 thread / this | PyTorch best on 2 cores / this | runs (s) |"
-    echo "|---|---:|---:|---:|---:|---:|---|"
-    p1=$(col torch1 64 32 256 7)
-    p2=$( (col torch2 64 32 256 7; col torch2b 64 32 256 7) | grep . | sort -g | head -1)
-    for tool in tessera1 tessera2 torch1 torch2 torch2b; do
-        s=$(col $tool 64 32 256 7)
-        [ -z "$s" ] && continue
-        echo "| $tool | $s | $(col $tool 64 32 256 8) | $(col $tool 64 32 256 9) | $(awk -v a="$p1" -v b="$s" 'BEGIN{printf "%.2f×", a/b}') | $(awk -v a="$p2" -v b="$s" 'BEGIN{printf "%.2f×", a/b}') | $(allruns $tool 64 32 256) |"
+    for MODE in $BLAS_MODES; do
+        echo
+        echo "OpenBLAS kernel setting '$MODE' (kernel: $(core_of)):"
+        echo
+        echo "| case | step s (median) | tokens/s | GFLOP/s | PyTorch 1 thread / this | PyTorch best on 2 cores / this | runs (s) |"
+        echo "|---|---:|---:|---:|---:|---:|---|"
+        p1=$(col torch1 64 32 256 7)
+        p2=$( (col torch2 64 32 256 7; col torch2b 64 32 256 7) | grep . | sort -g | head -1)
+        for tool in tessera1 tessera2 torch1 torch2 torch2b; do
+            s=$(col $tool 64 32 256 7)
+            [ -z "$s" ] && continue
+            echo "| $tool | $s | $(col $tool 64 32 256 8) | $(col $tool 64 32 256 9) | $(awk -v a="$p1" -v b="$s" 'BEGIN{printf "%.2f×", a/b}') | $(awk -v a="$p2" -v b="$s" 'BEGIN{printf "%.2f×", a/b}') | $(allruns $tool 64 32 256) |"
+        done
+        t1=$(col tessera1 64 32 256 7)
+        t2=$(col tessera2 64 32 256 7)
+        echo
+        echo "tessera 2 ranks vs 1 rank: $(awk -v a="$t1" -v b="$t2" 'BEGIN{printf "%.2f×", a/b}')"
+        echo "sgemm 1024^3 single thread (tessera's OpenBLAS, median of runs): $(col tessera1 64 32 256 10) GFLOP/s;" \
+            "with both ranks running it at once: $(col tessera2 64 32 256 10) GFLOP/s per core;" \
+            "torch.matmul 1 thread: $(col torch1 64 32 256 10), 2 threads: $(col torch2 64 32 256 10)"
+        echo "torch2 = torch.set_num_threads(2) with OMP/OpenBLAS at 2; torch2b = torch at 1 thread, OpenBLAS at 2"
+        echo "tessera 1 rank parts (median s): forward $(col tessera1 64 32 256 11), backward $(col tessera1 64 32 256 12)," \
+            "clip+adamw $(col tessera1 64 32 256 14); 2 ranks: forward $(col tessera2 64 32 256 11), backward" \
+            "$(col tessera2 64 32 256 12), allreduce $(col tessera2 64 32 256 13), clip+adamw $(col tessera2 64 32 256 14)"
     done
-    t1=$(col tessera1 64 32 256 7)
-    t2=$(col tessera2 64 32 256 7)
-    echo
-    echo "tessera 2 ranks vs 1 rank: $(awk -v a="$t1" -v b="$t2" 'BEGIN{printf "%.2f×", a/b}')"
-    echo "sgemm 1024^3 single thread (tessera's OpenBLAS, median of runs): $(col tessera1 64 32 256 10) GFLOP/s;" \
-        "with both ranks running it at once: $(col tessera2 64 32 256 10) GFLOP/s per core;" \
-        "torch.matmul 1 thread: $(col torch1 64 32 256 10), 2 threads: $(col torch2 64 32 256 10)"
-    echo "torch2 = torch.set_num_threads(2) with OMP/OpenBLAS at 2; torch2b = torch at 1 thread, OpenBLAS at 2"
-    echo "tessera 1 rank parts (median s): forward $(col tessera1 64 32 256 11), backward $(col tessera1 64 32 256 12)," \
-        "clip+adamw $(col tessera1 64 32 256 14); 2 ranks: forward $(col tessera2 64 32 256 11), backward" \
-        "$(col tessera2 64 32 256 12), allreduce $(col tessera2 64 32 256 13), clip+adamw $(col tessera2 64 32 256 14)"
-  done
-    MODE=${BLAS_MODES%% *}
+    MODE=$FIRST_MODE
     if [ "$SWEEP" = 1 ]; then
         echo
         echo "sweep under the kernel setting '$MODE' ($(core_of)):"

@@ -1,8 +1,10 @@
 /* headgemm: the small matrix products of attention, where one side is a head (HS
  * columns, a multiple of the vector width) and the other a block of at most a few dozen
- * rows or keys: q·kᵀ, p·v, and their gradients. Register tiles of 4 rows × up to 4
- * vectors of 64 bytes (GCC vector extensions: AVX-512 under -march=native where the CPU
- * has it, two AVX2 halves where not).
+ * rows or keys: q·kᵀ, p·v, and their gradients. Register tiles of up to 16 vectors of 64
+ * bytes (8 rows × 2 vectors, 4 × 4; headgemm.c), in GCC vector extensions: AVX-512 under
+ * -march=native where the CPU has it. Where it has only AVX2 each vector is two halves and
+ * the 16 accumulators no longer fit its 16 registers: correct, but likely slower than
+ * BLAS there (not measured; no such machine here).
  *
  * Why not BLAS: at these sizes (32 × 64 × 32 at the benchmark's shape) a general GEMM
  * spends its time packing and dispatching, and how much depends on the kernel OpenBLAS
