@@ -2,7 +2,9 @@
 # Training benchmark (BENCH.md, "Training benchmark"): tessera's GPT training step at 1 and
 # 2 MPI ranks against the same model in PyTorch on 1 thread and on the whole machine (two
 # settings: torch and OpenBLAS both at 2 threads, and torch's own kernels at 1 thread with
-# OpenBLAS at 2, which is faster here), then a sweep over sequence length and width. Run after `make all`:
+# OpenBLAS at 2, which is faster here), 2 ranks again with the gradient sum overlapping
+# backward (grad_bucket_mb = 4), then a sweep over sequence length and width. Run after
+# `make all`:
 #
 #   bash bench/run_train_bench.sh
 #
@@ -36,7 +38,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 [ -x build/tessera ] || { echo "run 'make all' first" >&2; exit 1; }
 # The benchmark links the library objects make built (png/grid need libpng: left out).
-OBJS="build/nn/*.o build/train/gpt.o build/train/dist.o $(ls build/core/*.o | grep -v -e png_write -e grid)"
+OBJS="build/nn/*.o build/train/gpt.o build/train/dist.o build/train/grad_sync.o $(ls build/core/*.o | grep -v -e png_write -e grid)"
 # shellcheck disable=SC2086
 cc -O3 -march=native -I. bench/train_bench.c $OBJS -o "$OUT/train_bench" -lopenblas \
     $(mpicc --showme:compile) $(mpicc --showme:link) -lm
@@ -68,6 +70,7 @@ run() {
     case $tool in
     tessera1) line=$(blas "$MODE" "$OUT/train_bench" "${args[@]}" | tee -a "$OUT/train_log.txt" | grep '^RESULT') ;;
     tessera2) line=$(blas "$MODE" mpirun -np 2 --bind-to none "$OUT/train_bench" "${args[@]}" | tee -a "$OUT/train_log.txt" | grep '^RESULT') ;;
+    tessera2o) line=$(blas "$MODE" mpirun -np 2 --bind-to none "$OUT/train_bench" "${args[@]}" --grad-bucket-mb 4 | tee -a "$OUT/train_log.txt" | grep '^RESULT') ;;
     torch1) line=$(OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 blas "$MODE" $PY bench/torch_gpt.py --threads 1 "${args[@]}" | tee -a "$OUT/train_log.txt" | grep '^RESULT') ;;
     torch2b) line=$(OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=2 MKL_NUM_THREADS=1 blas "$MODE" $PY bench/torch_gpt.py --threads 1 "${args[@]}" | tee -a "$OUT/train_log.txt" | grep '^RESULT') ;;
     torch2) line=$(OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 MKL_NUM_THREADS=2 blas "$MODE" $PY bench/torch_gpt.py --threads 2 "${args[@]}" | tee -a "$OUT/train_log.txt" | grep '^RESULT') ;;
@@ -99,7 +102,7 @@ core_of() { awk -F'\t' -v since="$START" -v m="$MODE" 'NR > 1 && $1 >= since && 
 # Main cases: the tools take turns, REPEATS rounds, under each kernel setting.
 for MODE in $BLAS_MODES; do
     for r in $(seq 1 "$REPEATS"); do
-        for tool in tessera1 tessera2 torch1 torch2 torch2b; do run "$tool" 64 32 256; done
+        for tool in tessera1 tessera2 tessera2o torch1 torch2 torch2b; do run "$tool" 64 32 256; done
     done
 done
 MODE=$FIRST_MODE
@@ -130,7 +133,7 @@ fi
         echo "|---|---:|---:|---:|---:|---:|---|"
         p1=$(col torch1 64 32 256 7)
         p2=$( (col torch2 64 32 256 7; col torch2b 64 32 256 7) | grep . | sort -g | head -1)
-        for tool in tessera1 tessera2 torch1 torch2 torch2b; do
+        for tool in tessera1 tessera2 tessera2o torch1 torch2 torch2b; do
             s=$(col $tool 64 32 256 7)
             [ -z "$s" ] && continue
             echo "| $tool | $s | $(col $tool 64 32 256 8) | $(col $tool 64 32 256 9) | $(awk -v a="$p1" -v b="$s" 'BEGIN{printf "%.2f×", a/b}') | $(awk -v a="$p2" -v b="$s" 'BEGIN{printf "%.2f×", a/b}') | $(allruns $tool 64 32 256) |"
@@ -142,10 +145,12 @@ fi
         echo "sgemm 1024^3 single thread (tessera's OpenBLAS, median of runs): $(col tessera1 64 32 256 10) GFLOP/s;" \
             "with both ranks running it at once: $(col tessera2 64 32 256 10) GFLOP/s per core;" \
             "torch.matmul 1 thread: $(col torch1 64 32 256 10), 2 threads: $(col torch2 64 32 256 10)"
+        echo "tessera2o = 2 ranks with the gradient sum overlapping backward in 4 MB buckets (grad_bucket_mb = 4)"
         echo "torch2 = torch.set_num_threads(2) with OMP/OpenBLAS at 2; torch2b = torch at 1 thread, OpenBLAS at 2"
         echo "tessera 1 rank parts (median s): forward $(col tessera1 64 32 256 11), backward $(col tessera1 64 32 256 12)," \
             "clip+adamw $(col tessera1 64 32 256 14); 2 ranks: forward $(col tessera2 64 32 256 11), backward" \
-            "$(col tessera2 64 32 256 12), allreduce $(col tessera2 64 32 256 13), clip+adamw $(col tessera2 64 32 256 14)"
+            "$(col tessera2 64 32 256 12), allreduce $(col tessera2 64 32 256 13), clip+adamw $(col tessera2 64 32 256 14);" \
+            "overlapped: backward $(col tessera2o 64 32 256 12), rest of the sum $(col tessera2o 64 32 256 13)"
     done
     MODE=$FIRST_MODE
     if [ "$SWEEP" = 1 ]; then

@@ -5,7 +5,7 @@
  * batch is split across ranks, as `tessera train` does).
  *
  *   train_bench [--seq T] [--batch B] [--width C] [--layers L] [--heads NH] [--vocab V]
- *               [--warmup W] [--steps N] [--no-peak] [--breakdown]
+ *               [--warmup W] [--steps N] [--no-peak] [--breakdown] [--grad-bucket-mb MB]
  *
  * FLOPs per step (printed): tokens · (6·N_mat + 12·L·T·C), where N_mat counts the
  * parameters that take part in matrix products (the four block matrices and the lm head;
@@ -31,6 +31,7 @@
 #include "nn/linear.h"
 #include "train/dist.h"
 #include "train/gpt.h"
+#include "train/grad_sync.h"
 #include "median.h"
 
 void openblas_set_num_threads(int);
@@ -85,6 +86,7 @@ int main(int argc, char **argv) {
     openblas_set_num_threads(1);
     size_t T = 64, B = 32, C = 256, L = 6, NH = 8, V = 1035;
     int warmup = 3, steps = 10, peak = 1, breakdown = 0;
+    double bucket_mb = 0; /* as tessera train's grad_bucket_mb: > 0 overlaps the gradient sum with backward */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : "0";
@@ -98,6 +100,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--steps")) steps = atoi(v), i++;
         else if (!strcmp(a, "--no-peak")) peak = 0;
         else if (!strcmp(a, "--breakdown")) breakdown = 1;
+        else if (!strcmp(a, "--grad-bucket-mb")) bucket_mb = atof(v), i++;
         else {
             if (d.rank == 0) fprintf(stderr, "train_bench: unknown option %s\n", a);
             dist_abort(2);
@@ -118,6 +121,8 @@ int main(int argc, char **argv) {
     gpt_init_weights(&g, 1234);
     size_t n = g.table.total;
     float *m = param_table_alloc(&g.table), *v = param_table_alloc(&g.table);
+    GradSync *sync = grad_sync_create(d.size, (size_t)(bucket_mb * 1e6 / sizeof(float)));
+    if (bucket_mb > 0) g.hook = grad_sync_hook(sync);
     AdamWConfig ac = {.beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.1};
 
     /* Random tokens, seeded; each rank takes its own slice of the global batch. */
@@ -159,9 +164,10 @@ int main(int argc, char **argv) {
         loss = gpt_forward(&g, in, tg, mask, 0, Bl, T);
         double t1 = now_seconds();
         gpt_zero_grad(&g);
+        grad_sync_begin(sync, g.grads, n);
         gpt_backward(&g);
         double t2 = now_seconds();
-        dist_allreduce_mean(g.grads, n, ranks);
+        grad_sync_end(sync); /* without the hook: one allreduce of the whole buffer */
         double t3 = now_seconds();
         clip_grad_norm(g.grads, n, 1.0);
         adamw_step(g.params, m, v, g.grads, &g.table, &ac, 3e-4, (long)s + 1);
@@ -314,6 +320,7 @@ int main(int argc, char **argv) {
     free(ts), free(t_fwd), free(t_bwd), free(t_ar), free(t_opt);
     free(m), free(v), free(all_in), free(all_tg), free(mask);
     gpt_free(&g);
+    grad_sync_free(sync);
     dist_finalize();
     return 0;
 }

@@ -183,6 +183,7 @@ static float ar_step(Model *m, const RecordView *examples, size_t n) {
                   .targets = a->targets, .mask = a->mask, .B = n, .T = N};
     float loss = gpt_forward_batch(&a->gpt, &b);
     gpt_zero_grad(&a->gpt);
+    a->gpt.hook = m->comm.grad_hook;
     gpt_backward(&a->gpt);
     m->step_measures.n = 0;
     measures_add(&m->step_measures, "r", r);

@@ -265,6 +265,18 @@ static scalar *zeroed_global(const Gpt *g, int which) {
  * (All 265 MB of dacts used to be zeroed up front at the benchmark's shape.) The rest of dacts
  * (blocks 1 to L-1; the (B,NH,T,T) probabilities' slot, whose gradient attention
  * backward keeps in g->scratch; the statistics) is never written, so never paged in. */
+/* Tells the hook that params [p0, p1) of the table have their final gradients. */
+static void tell_ready(const Gpt *g, size_t p0, size_t p1) {
+    if (!g->hook.ready || p0 >= p1) return;
+    const ParamTable *t = &g->table;
+    size_t first = t->offsets[p0], end = p1 < t->n ? t->offsets[p1] : t->total;
+    g->hook.ready(g->hook.ctx, first, end - first);
+}
+
+static void tell_progress(const Gpt *g) {
+    if (g->hook.progress) g->hook.progress(g->hook.ctx);
+}
+
 void gpt_backward(Gpt *g) {
     const GptConfig *c = &g->cfg;
     size_t B = g->B, T = g->T, BT = B * T, C = c->width, NH = c->heads;
@@ -281,6 +293,7 @@ void gpt_backward(Gpt *g) {
     scalar *x = L ? act(g, A, L - 1, A_RES2) : global_act(g, A, A_ENC);
     layernorm_backward(dx, gpt_param_at(g, G, tail_param(c, 0)), gpt_param_at(g, G, tail_param(c, 1)), dlnf, x,
                        gpt_param_at(g, P, tail_param(c, 0)), global_act(g, A, A_LNFM), global_act(g, A, A_LNFR), BT, C);
+    tell_ready(g, tail_param(c, 0), g->table.n);
 
     for (size_t l = L; l-- > 0;) {
         scalar *w[P_PER_BLOCK], *dw[P_PER_BLOCK];
@@ -296,15 +309,18 @@ void gpt_backward(Gpt *g) {
         /* dx = d(res2) */
         scalar *dfcg = act(g, g->dacts, 0, A_FCG);
         linear_backward(dfcg, GRAD_SET, dw[P_FCPW], dw[P_FCPB], dx, fcg, w[P_FCPW], BT, 4 * C, C);
+        tell_progress(g);
         scalar *dfch = dfcg; /* in place: dfcg has no other reader */
         gelu_backward_slope(dfch, GRAD_SET, dfcg, fch, BT * 4 * C); /* fch: the slope, from forward */
         scalar *dln2 = act(g, g->dacts, 0, A_LN2);
         linear_backward(dln2, GRAD_SET, dw[P_FCW], dw[P_FCB], dfch, ln2, w[P_FCW], BT, C, 4 * C);
+        tell_progress(g);
         layernorm_backward(dx, dw[P_LN2W], dw[P_LN2B], dln2, res1, w[P_LN2W], act(g, A, l, A_LN2M),
                            act(g, A, l, A_LN2R), BT, C);
         /* dx = d(res1) */
         scalar *datty = act(g, g->dacts, 0, A_ATTY);
         linear_backward(datty, GRAD_SET, dw[P_PROJW], dw[P_PROJB], dx, atty, w[P_PROJW], BT, C, C);
+        tell_progress(g);
         scalar *dqkv = zeroed_block(g, A_QKV);
         if (c->qk_norm) {
             scalar *dqkn = zeroed_block(g, A_QKN);
@@ -317,9 +333,11 @@ void gpt_backward(Gpt *g) {
         linear_backward(dln1, GRAD_SET, dw[P_QKVW], dw[P_QKVB], dqkv, ln1, w[P_QKVW], BT, C, 3 * C);
         layernorm_backward(dx, dw[P_LN1W], dw[P_LN1B], dln1, x_in, w[P_LN1W], act(g, A, l, A_LN1M),
                            act(g, A, l, A_LN1R), BT, C);
+        tell_ready(g, block_param(c, l, 0), block_param(c, l + 1, 0));
         /* dx = d(x_in): d(res2) of block l - 1, or of the embeddings */
     }
     embedding_backward(gpt_param_at(g, G, P_WTE), dx, g->inputs, BT, c->vocab_in, C);
     scatter_position_grads(gpt_param_at(g, G, P_WPE), dx, g->positions, B, T, C);
     if (c->target_aware) scatter_position_grads(gpt_param_at(g, G, P_WTA), dx, g->target_positions, B, T, C);
+    tell_ready(g, 0, block_param(c, 0, 0));
 }

@@ -23,6 +23,7 @@
 
 #include "../nn/gelu.h"
 #include "../nn/params.h"
+#include "grad_sync.h"
 
 typedef struct {
     size_t vocab_in, vocab_out; /* input ids < vocab_in; targets < vocab_out */
@@ -51,6 +52,10 @@ typedef struct {
     const uint8_t *mask;
     int mask_per_sample;
     scalar loss;
+    /* Told as backward goes (grad_sync.h): the head's and final norm's gradients are
+     * ready first, then each block's from the last, then the embeddings'; progress between
+     * a block's passes. Zeroed by gpt_create: nothing is told. */
+    GradHook hook;
 } Gpt;
 
 /* Lays out the parameters (zeroed; gpt_init_weights fills them). */

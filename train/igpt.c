@@ -79,6 +79,7 @@ static float igpt_step(Model *m, const RecordView *examples, size_t n) {
     }
     float loss = gpt_forward(&g->gpt, g->inputs, g->targets, g->mask, 0, n, g->seq);
     gpt_zero_grad(&g->gpt);
+    g->gpt.hook = m->comm.grad_hook;
     gpt_backward(&g->gpt);
     return loss;
 }

@@ -13,6 +13,7 @@
 #include "../store/meta.h"
 #include "../store/record.h"
 #include "checkpoint.h"
+#include "grad_sync.h"
 
 typedef struct Model Model;
 
@@ -35,6 +36,10 @@ typedef struct {
     int rank, size;
     void (*sum_floats)(float *buf, size_t n);
     void (*sum_doubles)(double *buf, size_t n);
+    /* For step's backward to tell which gradients are final, so their sum over ranks can
+     * overlap it (grad_sync.h; set when grad_bucket_mb > 0, else its functions are NULL). A model
+     * that tells nothing has its gradients summed after step. */
+    GradHook grad_hook;
 } ModelComm;
 
 struct Model {

@@ -30,6 +30,7 @@
 #include "../store/store.h"
 #include "checkpoint.h"
 #include "dist.h"
+#include "grad_sync.h"
 #include "metrics.h"
 #include "model.h"
 
@@ -53,6 +54,8 @@ const ConfigKey TRAIN_SHARED_KEYS[] = {
     {"ckpt_every", CFG_INT, "500", 1, 1e9, NULL, "steps between checkpoints (and one at the end)"},
     {"threads", CFG_INT, "1", 1, 256, NULL, "OpenBLAS threads per rank"},
     {"ema_decay", CFG_FLOAT, "0", 0, 0.999999, NULL, "keep an EMA of the weights with this decay (0: off)"},
+    {"grad_bucket_mb", CFG_FLOAT, "0", 0, 1e6, NULL,
+     "sum gradients over ranks while backward runs, in buckets of at least this many MB (0: one allreduce after it)"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -94,6 +97,7 @@ typedef struct {
     BatchOrder order;
     float *m, *v;
     float *ema; /* NULL unless ema_decay > 0 */
+    GradSync *sync; /* the gradient mean over ranks, overlapped with backward or not */
     Rng rng;
     uint64_t step;
 } Run;
@@ -209,10 +213,11 @@ static int train_loop(Run *r, Err *err) {
         if ((rc = store_read_begin(&r->store, &sr, err)) != 0) break;
         rc = load_batch(indices, per_rank, views, &sr, err);
         r->model.updates_done = r->step;
+        grad_sync_begin(r->sync, r->model.grads, n);
         float loss = rc == 0 ? r->model.step(&r->model, views, per_rank) : 0;
         store_read_end(&sr);
         if (rc != 0) break;
-        dist_allreduce_mean(r->model.grads, n, ranks);
+        grad_sync_end(r->sync);
         if (ranks > 1) loss = (float)(dist_sum(loss) / (double)ranks);
         if (nan_step && r->step + 1 == nan_step) loss = NAN;
         if (!isfinite(loss)) {
@@ -327,7 +332,11 @@ static int run(Run *r, int argc, char **argv) {
     int created = r->kind->create(&r->model, &r->cfg, &meta, &err);
     meta_free(&meta);
     if (created != 0) return fail(r, "%s", err.msg);
-    r->model.comm = (ModelComm){r->dist.rank, r->dist.size, dist_allreduce_sum, dist_allreduce_sum_double};
+    r->model.comm = (ModelComm){r->dist.rank, r->dist.size, dist_allreduce_sum, dist_allreduce_sum_double, {0}};
+    /* Without overlap no range is told ready, so grad_sync_end sums the whole buffer at once. */
+    double bucket_mb = config_float(&r->cfg, "grad_bucket_mb");
+    r->sync = grad_sync_create(r->dist.size, (size_t)(bucket_mb * 1e6 / sizeof(float)));
+    if (bucket_mb > 0) r->model.comm.grad_hook = grad_sync_hook(r->sync);
     if (r->model.check_example && check_every_record(r, &err) != 0) return fail(r, "%s", err.msg);
     size_t n = r->model.table->total;
 
@@ -386,6 +395,7 @@ int cmd_train(int argc, char **argv) {
     free(r.m);
     free(r.v);
     free(r.ema);
+    grad_sync_free(r.sync);
     batch_order_free(&r.order);
     if (r.store_open) store_close(&r.store);
     if (r.cfg.n) config_free(&r.cfg);

@@ -1,5 +1,6 @@
 """Real mpirun with several ranks: the gradient allreduce and scalar reductions the
-data-parallel trainer stands on (train/dist.c)."""
+data-parallel trainer stands on (train/dist.c), and the bucketed sum that overlaps
+backward (train/grad_sync.c)."""
 import os
 import subprocess
 
@@ -18,3 +19,13 @@ def test_allreduce_sums_exactly_on_every_rank(ranks):
     assert p.returncode == 0, p.stdout + p.stderr
     lines = sorted(line for line in p.stdout.splitlines() if line.startswith("rank "))
     assert lines == [f"rank {r}/{ranks} ok" for r in range(ranks)], p.stdout + p.stderr
+
+
+@pytest.mark.parametrize("ranks", [1, 2, 3])
+def test_bucketed_sums_give_the_allreduce_mean_bit_for_bit(ranks):
+    p = subprocess.run(["mpirun", "-np", str(ranks), "--oversubscribe", "--bind-to", "none",
+                        os.path.join(ROOT, "build/tests/mpi/mpi_grad_sync")],
+                       capture_output=True, text=True, timeout=120, env=MPIRUN_ENV)
+    assert p.returncode == 0, p.stdout + p.stderr
+    lines = sorted(line for line in p.stdout.splitlines() if line.startswith("rank "))
+    assert lines == [f"rank {r}/{ranks} ok: 6 cases" for r in range(ranks)], p.stdout + p.stderr

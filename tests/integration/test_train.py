@@ -83,6 +83,19 @@ def test_two_ranks_follow_the_one_rank_trajectory(tmp, store):
     assert max(abs(x - y) / abs(x) for x, y in zip(a, b)) <= 1e-5
 
 
+def test_overlapped_gradient_sums_change_no_bit(tmp, store):
+    # Two ranks: each element's sum is one addition either way, then the same 1/2. Buckets
+    # of 0.01 MB: each block's gradients (12.7 K floats here) go in a sum of their own.
+    cfg = config(tmp, store)
+    train(cfg, f"run_dir={tmp}/plain", "samples_per_class=0", ranks=2)
+    train(cfg, f"run_dir={tmp}/overlap", "samples_per_class=0", "grad_bucket_mb=0.01", ranks=2)
+    assert losses(tmp / "plain") == losses(tmp / "overlap")
+    a, b = (tmp / "plain/ckpt_00000020.bin").read_bytes(), (tmp / "overlap/ckpt_00000020.bin").read_bytes()
+    n = struct.unpack_from("<Q", a, 104)[0]
+    assert a[-4 - 12 * n:-4] == b[-4 - 12 * n:-4]  # parameters and AdamW moments (docs/FORMAT.md)
+    assert "grad_bucket_mb = 0.01  # override" in (tmp / "overlap/config.ini").read_text()
+
+
 def test_ten_steps_resume_ten_steps_equals_twenty(tmp, store):
     cfg = config(tmp, store)
     train(cfg, f"run_dir={tmp}/straight", "samples_per_class=0", "ema_decay=0.9")
