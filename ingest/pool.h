@@ -86,6 +86,13 @@ typedef struct {
 } PoolStats;
 
 void pool_config_defaults(PoolConfig *c);
+/* Ctrl-C and SIGTERM, caught from pool_catch_interrupts to pool_release_interrupts (which
+ * puts back what was there): pool_run then stops at its next turn and returns an error
+ * saying so, and the caller commits what was delivered. The caller holds them over its own
+ * final commit too, so that an interrupt arriving after the pool is done cannot kill the
+ * process in the middle of it; one arriving there changes nothing (all was done). */
+void pool_catch_interrupts(void);
+void pool_release_interrupts(void);
 int pool_run(const PoolConfig *c, const PoolCallbacks *cb, PoolStats *stats, Err *err);
 
 #endif

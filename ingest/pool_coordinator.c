@@ -25,6 +25,20 @@
 /* Set by SIGINT/SIGTERM: the loop stops, and the caller commits what was delivered. */
 static volatile sig_atomic_t interrupted;
 static void on_interrupt(int sig) { interrupted = sig; }
+static struct sigaction old_int, old_term;
+
+void pool_catch_interrupts(void) {
+    struct sigaction sa = {.sa_handler = on_interrupt};
+    sigemptyset(&sa.sa_mask);
+    interrupted = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+}
+
+void pool_release_interrupts(void) {
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+}
 
 enum { BATCH_FREE = 0, BATCH_QUEUED, BATCH_SENT, BATCH_DONE };
 enum { MAX_ATTEMPTS = 3 };
@@ -480,11 +494,6 @@ int pool_run(const PoolConfig *cfg, const PoolCallbacks *cb, PoolStats *stats, E
     double start = now_seconds();
     int rc = open_router(&c, err);
     for (int i = 0; rc == 0 && i < cfg->local_workers; i++) rc = spawn_local_worker(&c, err);
-    struct sigaction sa = {.sa_handler = on_interrupt}, old_int, old_term;
-    sigemptyset(&sa.sa_mask);
-    interrupted = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
     progress_start(&c.progress, cfg->progress_label, cfg->total);
     double waiting_since = now_seconds();
     while (rc == 0) {
@@ -522,8 +531,6 @@ int pool_run(const PoolConfig *cfg, const PoolCallbacks *cb, PoolStats *stats, E
     }
     if (rc == 0) rc = deliver_ready(&c, err);
     progress_finish(&c.progress);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
     stats->seconds = now_seconds() - start;
     shut_down(&c);
     return rc;

@@ -147,7 +147,7 @@ int store_job_run(StoreJob *j) {
     Err err;
     Store store;
     StoreWriter writer;
-    int lock_fd = -1, rc = EXIT_BAD_INPUT;
+    int lock_fd = -1, rc = EXIT_BAD_INPUT, caught = 0;
     if (store_open(&store, j->out_path, 1, 1, &err) != 0) {
         report_error("%s", err.msg);
         return EXIT_BAD_INPUT;
@@ -174,6 +174,8 @@ int store_job_run(StoreJob *j) {
     PoolCallbacks cb = {.next = feed_next, .deliver = deliver, .tick = tick, .ctx = &run};
     PoolStats stats;
     memset(&stats, 0, sizeof stats);
+    pool_catch_interrupts(); /* until the store is closed */
+    caught = 1;
     int pool_rc = run.n_todo ? pool_run(&pc, &cb, &stats, &err) : 0;
     /* Whatever stopped the pool, what was delivered is a prefix of the inputs: keep it. */
     double pool_done = now_seconds();
@@ -203,5 +205,6 @@ done:
     free(run.todo);
     store_close(&store);
     if (lock_fd >= 0) close(lock_fd);
+    if (caught) pool_release_interrupts();
     return rc;
 }

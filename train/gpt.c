@@ -250,6 +250,18 @@ static scalar *zeroed_global(const Gpt *g, int which) {
     return p;
 }
 
+/* Tells the hook that params [p0, p1) of the table have their final gradients. */
+static void tell_ready(const Gpt *g, size_t p0, size_t p1) {
+    if (!g->hook.ready || p0 >= p1) return;
+    const ParamTable *t = &g->table;
+    size_t first = t->offsets[p0], end = p1 < t->n ? t->offsets[p1] : t->total;
+    g->hook.ready(g->hook.ctx, first, end - first);
+}
+
+static void tell_progress(const Gpt *g) {
+    if (g->hook.progress) g->hook.progress(g->hook.ctx);
+}
+
 /* The gradient of the residual stream lives in one buffer, dx (the A_ENC slot of
  * dacts), through all the blocks: a residual add passes its gradient unchanged to both
  * inputs, so block l's d(res2) is also the gradient its MLP projection sees, and adding
@@ -265,18 +277,6 @@ static scalar *zeroed_global(const Gpt *g, int which) {
  * (All 265 MB of dacts used to be zeroed up front at the benchmark's shape.) The rest of dacts
  * (blocks 1 to L-1; the (B,NH,T,T) probabilities' slot, whose gradient attention
  * backward keeps in g->scratch; the statistics) is never written, so never paged in. */
-/* Tells the hook that params [p0, p1) of the table have their final gradients. */
-static void tell_ready(const Gpt *g, size_t p0, size_t p1) {
-    if (!g->hook.ready || p0 >= p1) return;
-    const ParamTable *t = &g->table;
-    size_t first = t->offsets[p0], end = p1 < t->n ? t->offsets[p1] : t->total;
-    g->hook.ready(g->hook.ctx, first, end - first);
-}
-
-static void tell_progress(const Gpt *g) {
-    if (g->hook.progress) g->hook.progress(g->hook.ctx);
-}
-
 void gpt_backward(Gpt *g) {
     const GptConfig *c = &g->cfg;
     size_t B = g->B, T = g->T, BT = B * T, C = c->width, NH = c->heads;
