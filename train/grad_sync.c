@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "../core/xalloc.h"
+#include "dist.h"
 
 typedef struct {
     size_t first, count;
@@ -99,15 +100,11 @@ static int by_first(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* A range nobody told ready, summed now with the blocking MPI_Allreduce: Open MPI's is
- * faster than its nonblocking one over a whole buffer (2 ranks, 21 MB: 3.6 against 6.5 ms;
- * BENCH.md, training benchmark). */
+/* A range nobody told ready is summed now with dist_allreduce_mean's blocking
+ * MPI_Allreduce: Open MPI's is faster than its nonblocking one over a whole buffer (2 ranks,
+ * 21 MB: 3.6 against 6.5 ms; BENCH.md, training benchmark). */
 static void sum_now(GradSync *s, size_t first, size_t count) {
-    for (size_t at = first; at < first + count; at += PIECE) {
-        size_t k = first + count - at < PIECE ? first + count - at : PIECE;
-        MPI_Allreduce(MPI_IN_PLACE, s->grads + at, (int)k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-        to_mean(s, at, k);
-    }
+    dist_allreduce_mean(s->grads + first, count, s->ranks);
 }
 
 void grad_sync_end(GradSync *s) {
